@@ -1,0 +1,207 @@
+"""Backfill benchmark: single-run backfills of the whole candles graph against the emulator.
+
+    /tmp/venv/bin/python benchmarks/backfill.py                 # day, month, year
+    /tmp/venv/bin/python benchmarks/backfill.py --only day,month --checks-compare
+
+For each span it runs, each in a fresh local lake and a fresh DAGSTER_HOME (SQLite):
+
+* ``floor``   the same graph, partitions and check specs with bodies that do no work
+              (``benchmarks/noop_definitions.py``): Dagster's own cost per partition;
+* ``rest``    ``binance_assets.definitions`` with the bulk archive disabled;
+* ``archive`` ``binance_assets.definitions`` reading old hours from the emulator's archive.
+
+Runs go through the real CLI, ``dagster asset materialize --partition-range``, because that is
+what an operator runs: a fresh process that loads the code location, the default multiprocess
+executor (one process per step) and the SQLite instance under DAGSTER_HOME. ``materialize()``
+in-process would hide process start-up and the executor.
+
+Printed per run: wall time, candles/s, kline requests and all HTTP requests (emulator stats),
+peak RSS (largest process of the run, from GNU time's maximum resident set size, which covers
+the step processes) and the ratio of wall time to the floor. For the longest span it also times
+a scan of the cooked table with polars and DuckDB and checks that REST and archive produced the
+same bytes. ``--checks-compare`` adds floors with no checks and with one evaluation per hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from binance_emulator.process import EmulatorProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+SPANS = {
+    "day": "2025-06-15-00:00...2025-06-15-23:00",
+    "month": "2025-06-01-00:00...2025-06-30-23:00",
+    "year": "2025-01-01-00:00...2025-12-31-23:00",
+}
+REST_ONLY = {"resources": {"binance_archive": {"config": {"enabled": False}}}}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running the span: which code location, run config and check mode."""
+
+    name: str
+    target: list[str]
+    config: dict | None = None
+    checks: str = "run"
+
+
+REAL = ["-m", "binance_assets.definitions"]
+FLOOR = ["-f", str(ROOT / "benchmarks" / "noop_definitions.py")]
+VARIANTS = {
+    "floor": Variant("floor", FLOOR),
+    "rest": Variant("rest", REAL, REST_ONLY),
+    "archive": Variant("archive", REAL),
+    "floor-no-checks": Variant("floor-no-checks", FLOOR, checks="none"),
+    "floor-checks-per-hour": Variant("floor-checks-per-hour", FLOOR, checks="hour"),
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    span: str
+    variant: str
+    hours: int
+    wall_s: float
+    peak_rss_mb: float
+    candles: int
+    kline_requests: int
+    http_requests: int
+    lake: Path
+
+
+def run(emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant) -> Result:
+    """One single-run backfill through the CLI, in a fresh lake and instance."""
+    base = workdir / f"{span}-{variant.name}"
+    shutil.rmtree(base, ignore_errors=True)
+    home, lake = base / "dagster_home", base / "lake"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "LAKE_URL": str(lake),
+        "BINANCE_API_URL": emulator.url,
+        "BINANCE_ARCHIVE_URL": emulator.url,
+        "BENCH_CHECKS": variant.checks,
+    }
+    command = ["/usr/bin/time", "-v", DAGSTER, "asset", "materialize", *variant.target]
+    command += ["--select", "raw_candles,candles", "--partition-range", SPANS[span]]
+    if variant.config:
+        command += ["--config-json", json.dumps(variant.config)]
+    emulator.reset()
+    started = time.monotonic()
+    process = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if process.returncode:
+        raise RuntimeError(f"{span} {variant.name} failed:\n{process.stderr[-4000:]}")
+    requests = emulator.stats()["requests"]
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", process.stderr)[1])
+    cooked = lake / "cooked" / "candles"
+    return Result(
+        span=span,
+        variant=variant.name,
+        hours=_hours(SPANS[span]),
+        wall_s=wall,
+        peak_rss_mb=rss_kb / 1024,
+        candles=_count(cooked) if cooked.exists() else 0,
+        kline_requests=requests.get("/api/v3/klines", 0),
+        http_requests=sum(n for path, n in requests.items() if not path.startswith("/_emulator")),
+        lake=lake,
+    )
+
+
+def _hours(span: str) -> int:
+    first, last = (datetime.strptime(key, "%Y-%m-%d-%H:%M") for key in span.split("..."))
+    return int((last - first).total_seconds() // 3600) + 1
+
+
+def _count(cooked: Path) -> int:
+    return pl.scan_parquet(f"{cooked}/**/*.parquet", hive_partitioning=True).select(pl.len()).collect().item()
+
+
+def scan_times(cooked: Path) -> dict[str, float]:
+    """Seconds to aggregate the whole cooked table, with polars and with DuckDB (hive layout)."""
+    started = time.monotonic()
+    pl.scan_parquet(f"{cooked}/**/*.parquet", hive_partitioning=True).group_by("month").agg(
+        pl.len(), pl.col("btc_volume").sum(), pl.col("high_price").max()
+    ).collect()
+    polars_s = time.monotonic() - started
+    started = time.monotonic()
+    duckdb.sql(
+        f"SELECT month, count(*), sum(btc_volume), max(high_price) FROM "
+        f"read_parquet('{cooked}/**/*.parquet', hive_partitioning = true) GROUP BY month"
+    ).fetchall()
+    return {"polars": polars_s, "duckdb": time.monotonic() - started}
+
+
+def same_files(left: Path, right: Path) -> bool:
+    """True when both lakes hold the same raw and cooked files, byte for byte."""
+    for zone in ("raw", "cooked"):
+        names = sorted(p.relative_to(left) for p in (left / zone).rglob("*") if p.is_file())
+        others = sorted(p.relative_to(right) for p in (right / zone).rglob("*") if p.is_file())
+        if names != others or any((left / n).read_bytes() != (right / n).read_bytes() for n in names):
+            return False
+    return True
+
+
+def report(results: list[Result]) -> None:
+    floors = {r.span: r.wall_s for r in results if r.variant == "floor"}
+    print(
+        f"{'span':6} {'variant':22} {'hours':>6} {'wall s':>8} {'candles':>8} {'candles/s':>10} "
+        f"{'klines':>7} {'http':>5} {'RSS MB':>7} {'÷floor':>7}"
+    )
+    for r in results:
+        ratio = r.wall_s / floors[r.span] if r.span in floors else float("nan")
+        print(
+            f"{r.span:6} {r.variant:22} {r.hours:6} {r.wall_s:8.1f} {r.candles:8} "
+            f"{r.candles / r.wall_s:10.0f} {r.kline_requests:7} {r.http_requests:5} "
+            f"{r.peak_rss_mb:7.0f} {ratio:7.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="day,month,year", help="spans: day,month,year")
+    parser.add_argument("--variants", default="floor,rest,archive", help="floor,rest,archive")
+    parser.add_argument("--checks-compare", action="store_true", help="also floors without checks and with per-hour checks")
+    parser.add_argument("--workdir", type=Path, default=None, help="kept after the run (default: a temp dir)")
+    args = parser.parse_args()
+    names = args.variants.split(",") + (["floor-no-checks", "floor-checks-per-hour"] if args.checks_compare else [])
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
+    results: list[Result] = []
+    with EmulatorProcess() as emulator:
+        for span in args.only.split(","):
+            for name in names:
+                results.append(run(emulator, workdir, span, VARIANTS[name]))
+                print(f"  {span} {name}: {results[-1].wall_s:.1f} s", file=sys.stderr, flush=True)
+    report(results)
+    last = args.only.split(",")[-1]
+    lakes = {r.variant: r.lake for r in results if r.span == last}
+    if "rest" in lakes:
+        timings = scan_times(lakes["rest"] / "cooked" / "candles")
+        print(f"\n{last} cooked-table scan: polars {timings['polars']:.2f} s, DuckDB {timings['duckdb']:.2f} s")
+    if {"rest", "archive"} <= lakes.keys():
+        print(f"{last} raw and cooked files identical from REST and archive: {same_files(lakes['rest'], lakes['archive'])}")
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

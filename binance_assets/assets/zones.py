@@ -1,0 +1,160 @@
+"""What every dataset's raw and cooked assets share: splitting fetched pages into hours,
+validating each raw hour before it is stored, cooking hours, and the run's figures.
+
+The assets in ``candles.py`` and ``orders.py`` only say where their data comes from; everything
+else lives here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dagster import AssetExecutionContext, MetadataValue
+
+from binance_assets.lake.hours import HourStream, RawHour, Rejected
+from binance_assets.partitions import HOUR, partition_hour
+from binance_assets.resources.binance import BinanceResource, Page
+from binance_assets.tables.schema import CookedHour, Dataset, MalformedData, table_schema
+
+HOUR_MS = int(HOUR.total_seconds() * 1000)
+
+
+def lake_metadata(dataset: Dataset, zone: str, symbol: str) -> dict[str, Any]:
+    """Definition metadata that tells the lake IO managers where an asset's hours live."""
+    metadata: dict[str, Any] = {"lake_zone": zone, "lake_dataset": dataset.name, "symbol": symbol}
+    if zone == "raw":
+        metadata["lake_file"] = dataset.raw_file
+    else:
+        metadata["dagster/column_schema"] = table_schema(dataset.columns)
+    return metadata
+
+
+@dataclass
+class HourFigures:
+    """Totals over the hours of one run, for materialization metadata."""
+
+    hours: int = 0
+    complete_hours: int = 0
+    rows: int = 0
+    duplicates_dropped: int = 0
+    missing_minutes: int = 0
+    hours_with_gaps: list[str] = field(default_factory=list)
+    first_time: str | None = None
+    last_time: str | None = None
+
+    def add(self, key: str, raw: RawHour, cooked: CookedHour, time_column: str) -> None:
+        self.hours += 1
+        self.complete_hours += raw.complete
+        self.rows += cooked.frame.height
+        self.duplicates_dropped += cooked.duplicates_dropped
+        if cooked.missing_minutes:
+            self.missing_minutes += len(cooked.missing_minutes)
+            self.hours_with_gaps.append(f"{key}: {', '.join(cooked.missing_minutes)}")
+        if cooked.frame.height:
+            times = cooked.frame[time_column]
+            self.first_time = self.first_time or times.min().isoformat()
+            self.last_time = times.max().isoformat()
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "run_rows": self.rows,
+            "hours": self.hours,
+            "complete_hours": self.complete_hours,
+            "duplicates_dropped": self.duplicates_dropped,
+            "missing_minutes": self.missing_minutes,
+            "gaps": MetadataValue.md(
+                "\n".join(f"- {line}" for line in self.hours_with_gaps[:200]) or "none"
+            ),
+            "first_time": self.first_time or "",
+            "last_time": self.last_time or "",
+        }
+
+
+def split_by_hour(
+    pages: Iterable[Page], keys: list[str], time_of: Callable[[Any], int]
+) -> Iterator[tuple[str, list[Any], list[dict[str, Any]]]]:
+    """(partition key, rows, requests) for every hour of ``keys`` in order, each as soon as the
+    pages have moved past it. Hours without rows come out empty.
+
+    A row whose time does not belong to the hour being filled (out of order or out of the range)
+    stays in that hour, so validation names it instead of it silently moving.
+    """
+    starts = [_ms(partition_hour(key)) for key in keys]
+    index, rows, requests = 0, [], []
+    for page in pages:
+        requests.append(page.request)
+        for row in page.rows:
+            when = _time_or_none(time_of, row)
+            while index + 1 < len(keys) and when is not None and when >= starts[index + 1]:
+                yield keys[index], rows, requests
+                index, rows, requests = index + 1, [], [page.request]
+            rows.append(row)
+    for key in keys[index:]:
+        yield key, rows, requests
+        rows, requests = [], []
+
+
+def _time_or_none(time_of: Callable[[Any], int], row: Any) -> int | None:
+    try:
+        return time_of(row)
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+
+
+def raw_stream(
+    dataset: Dataset,
+    context: AssetExecutionContext,
+    binance: BinanceResource,
+    fetch: Callable[[str, int, int], Iterable[Page]],
+    symbol: str,
+    source_metadata: Callable[[], Mapping[str, Any]] = lambda: {"source": "rest"},
+) -> HourStream[RawHour | Rejected]:
+    """Raw hours of the run's whole partition range, fetched page by page across hour boundaries.
+
+    Each hour is checked by cooking it once: a malformed hour becomes ``Rejected`` (kept in
+    quarantine by the IO manager, which then fails the run) and nothing after it is fetched.
+    """
+    window = context.partition_time_window
+    pages = fetch(symbol, _ms(window.start), _ms(window.end))
+    keys = list(context.partition_keys)
+    figures = HourFigures()
+
+    def hours() -> Iterator[tuple[str, RawHour | Rejected]]:
+        for key, rows, requests in split_by_hour(pages, keys, dataset.time_of):
+            hour = partition_hour(key)
+            complete = _ms(hour) + HOUR_MS <= binance.server_time_ms()
+            try:
+                cooked = dataset.cook(rows, symbol, key, hour, complete)
+            except MalformedData as error:
+                yield key, Rejected(rows, requests, error)
+                return
+            raw = RawHour(rows, complete)
+            figures.add(key, raw, cooked, dataset.time_column)
+            yield key, raw
+
+    return HourStream(
+        hours(),
+        lambda: {**figures.as_metadata(), **binance.stats.as_metadata(), **source_metadata()},
+    )
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def cooked_stream(
+    dataset: Dataset, raw_hours: Mapping[str, RawHour], symbol: str
+) -> HourStream[Any]:
+    """Cooked frames for each raw hour, read from the lake one hour at a time."""
+    figures = HourFigures()
+
+    def hours() -> Iterator[tuple[str, Any]]:
+        for key, raw in raw_hours.items():
+            cooked = dataset.cook(raw.rows, symbol, key, partition_hour(key), raw.complete)
+            figures.add(key, raw, cooked, dataset.time_column)
+            yield key, cooked.frame
+
+    return HourStream(hours(), figures.as_metadata)

@@ -1,0 +1,303 @@
+"""Asset checks on the cooked tables, and the freshness of their latest partition.
+
+Each table has one multi-check that reads the run's hours once, in order, and evaluates every rule
+over the whole range: one evaluation per run, whatever its length, with the failing hours and rows
+in the metadata (cheaper than one evaluation per hour, which multiplies Dagster's bookkeeping).
+
+A rule that proves the table wrong (schema, OHLC, volumes, order invariants) is an ERROR and
+blocking: nothing downstream runs. A rule about what the market did (gaps in the minutes, a jump
+across an hour boundary) is a WARN and non-blocking: Binance really has minutes without trades,
+and a gap is reported, never filled in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetIn,
+    DefaultSensorStatus,
+    MetadataValue,
+    build_sensor_for_freshness_checks,
+    build_time_partition_freshness_checks,
+    multi_asset_check,
+)
+
+from binance_assets.lake.hours import LakeHours
+from binance_assets.partitions import HOUR, hourly_partitions, partition_hour
+from binance_assets.tables import candles as candles_table
+from binance_assets.tables import orders as orders_table
+from binance_assets.tables.schema import Column, Dataset, schema_differences
+
+SAMPLE_ROWS = 100
+
+# The first candle of an hour opens at the hour's first trade, normally a few ticks from the
+# previous hour's close. A move of more than 1% across one minute boundary is rare enough to be
+# worth a look (a stale, shifted or foreign hour), yet real markets make it: a warning.
+MAX_BOUNDARY_JUMP = 0.01
+
+# The hourly run starts at :05 and the near-real-time refresh every 5 minutes; by :15 the latest
+# partition (the open hour, thanks to end_offset=1) must have been materialized.
+FRESHNESS_DEADLINE_CRON = "15 * * * *"
+
+
+@dataclass(frozen=True)
+class HourFrame:
+    """One hour of a cooked table as a rule sees it, with the run's previous hour when the run
+    covers it (rules never reach outside the run's range)."""
+
+    key: str
+    hour: datetime
+    frame: pl.DataFrame
+    previous: pl.DataFrame | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An invariant: ``offending`` returns what breaks it in one hour (rows, or missing minutes).
+
+    ERROR rules block downstream assets; WARN rules only report.
+    """
+
+    name: str
+    description: str
+    offending: Callable[[HourFrame], pl.DataFrame]
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
+
+
+def _rows_where(condition: pl.Expr) -> Callable[[HourFrame], pl.DataFrame]:
+    return lambda view: view.frame.filter(condition)
+
+
+def _outside(column: str, low: str, high: str) -> pl.Expr:
+    return (pl.col(low) > pl.col(column)) | (pl.col(column) > pl.col(high))
+
+
+def _outside_hour_or_repeated(view: HourFrame) -> pl.DataFrame:
+    time = pl.col("candle_open_time")
+    return view.frame.filter(time.is_duplicated() | (time < view.hour) | (time >= view.hour + HOUR))
+
+
+def _missing_minutes(view: HourFrame) -> pl.DataFrame:
+    """Minutes of the hour without a candle; an hour still open counts only those before its last
+    candle (later minutes have not happened yet)."""
+    closed = view.hour + HOUR <= datetime.now(timezone.utc)
+    minutes = candles_table.missing_minutes(view.frame, view.hour, closed)
+    return pl.DataFrame({"missing_minute": minutes}, schema={"missing_minute": pl.String})
+
+
+def _boundary_jump(view: HourFrame) -> pl.DataFrame:
+    """The hour's first open against the previous hour's last close, when it moved too far."""
+    if view.previous is None or view.previous.is_empty() or view.frame.is_empty():
+        return pl.DataFrame()
+    before = view.previous.select(
+        pl.col("candle_close_time").last().alias("previous_close_time"),
+        pl.col("close_price").last().alias("previous_close"),
+    )
+    after = view.frame.select(pl.col("candle_open_time").first(), pl.col("open_price").first())
+    pair = pl.concat([before, after], how="horizontal").with_columns(
+        (pl.col("open_price").cast(pl.Float64) / pl.col("previous_close").cast(pl.Float64) - 1)
+        .abs()
+        .alias("relative_jump")
+    )
+    return pair.filter(pl.col("relative_jump") > MAX_BOUNDARY_JUMP)
+
+
+CANDLE_RULES = [
+    Rule(
+        "candles_close_time",
+        "Every candle closes 59,999 ms after it opens.",
+        _rows_where(
+            pl.col("candle_close_time")
+            != pl.col("candle_open_time") + pl.duration(milliseconds=candles_table.CLOSE_OFFSET_MS)
+        ),
+    ),
+    Rule(
+        "candles_open_time",
+        "Open times are unique and inside the partition's hour.",
+        _outside_hour_or_repeated,
+    ),
+    Rule(
+        "candles_ohlc",
+        "low ≤ open ≤ high and low ≤ close ≤ high.",
+        _rows_where(
+            _outside("open_price", "low_price", "high_price")
+            | _outside("close_price", "low_price", "high_price")
+        ),
+    ),
+    Rule(
+        "candles_volumes",
+        "Volumes and trade counts are not negative.",
+        _rows_where(
+            (pl.col("btc_volume") < 0) | (pl.col("usd_volume") < 0) | (pl.col("number_of_trades") < 0)
+        ),
+    ),
+    Rule(
+        "candles_completeness",
+        "All 60 minutes of a closed hour are present; missing minutes (no trading) are listed, "
+        "never filled in.",
+        _missing_minutes,
+        AssetCheckSeverity.WARN,
+    ),
+    Rule(
+        "candles_continuity",
+        f"Across each hour boundary inside the run, the first open is within "
+        f"{MAX_BOUNDARY_JUMP:.0%} of the previous hour's last close.",
+        _boundary_jump,
+        AssetCheckSeverity.WARN,
+    ),
+]
+
+ORDER_RULES = [
+    Rule(
+        "orders_unique_id",
+        "order_id is unique.",
+        _rows_where(pl.col("order_id").is_duplicated()),
+    ),
+    Rule(
+        "orders_executed_qty",
+        "executed_qty ≤ orig_qty.",
+        _rows_where(pl.col("executed_qty") > pl.col("orig_qty")),
+    ),
+    Rule(
+        "orders_non_negative",
+        "price, orig_qty and executed_qty are not negative.",
+        _rows_where((pl.col("price") < 0) | (pl.col("orig_qty") < 0) | (pl.col("executed_qty") < 0)),
+    ),
+    Rule(
+        "orders_update_time",
+        "An order is never updated before it was placed: update_time ≥ order_time.",
+        _rows_where(pl.col("update_time") < pl.col("order_time")),
+    ),
+    Rule(
+        "orders_enums",
+        "status, type and side are values Binance defines.",
+        _rows_where(
+            ~pl.col("status").is_in(orders_table.STATUSES)
+            | ~pl.col("type").is_in(orders_table.TYPES)
+            | ~pl.col("side").is_in(orders_table.SIDES)
+        ),
+    ),
+]
+
+
+def _sample(frame: pl.DataFrame) -> MetadataValue:
+    shown = frame.head(SAMPLE_ROWS).with_columns(pl.all().cast(pl.String))
+    header = "| " + " | ".join(shown.columns) + " |"
+    lines = [header, "|" + " --- |" * len(shown.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.iter_rows()]
+    return MetadataValue.md("\n".join(lines))
+
+
+def evaluate(
+    dataset: Dataset, hours: Mapping[str, pl.DataFrame], rules: Sequence[Rule]
+) -> Iterator[AssetCheckResult]:
+    """The schema check, then every rule, over all ``hours`` of the run, each hour read once."""
+    schema_problems: dict[str, list[str]] = {}
+    findings: dict[str, list[pl.DataFrame]] = {rule.name: [] for rule in rules}
+    previous: tuple[datetime, pl.DataFrame] | None = None
+    for key, frame in hours.items():
+        hour = partition_hour(key)
+        if problems := schema_differences(frame.schema, dataset.columns):
+            schema_problems[key] = problems
+            previous = None
+            continue
+        before = previous[1] if previous and previous[0] == hour - HOUR else None
+        view = HourFrame(key, hour, frame, before)
+        for rule in rules:
+            if (found := rule.offending(view)).height:
+                findings[rule.name].append(found.select(pl.lit(key).alias("partition"), pl.all()))
+        previous = (hour, frame)
+
+    yield AssetCheckResult(
+        check_name=f"{dataset.name}_schema",
+        passed=not schema_problems,
+        metadata={
+            "hours_checked": len(hours),
+            "failing_hours": len(schema_problems),
+            "problems": MetadataValue.md(
+                "\n".join(f"- {key}: {'; '.join(p)}" for key, p in list(schema_problems.items())[:50])
+                or "none"
+            ),
+        },
+    )
+    for rule in rules:
+        if schema_problems:
+            yield AssetCheckResult(
+                check_name=rule.name,
+                passed=False,
+                severity=rule.severity,
+                description="not evaluated: the table does not have the contract's schema",
+            )
+            continue
+        offending = findings[rule.name]
+        rows = pl.concat(offending, how="diagonal_relaxed") if offending else pl.DataFrame()
+        yield AssetCheckResult(
+            check_name=rule.name,
+            passed=not offending,
+            severity=rule.severity,
+            metadata={
+                "hours_checked": len(hours),
+                "failing_hours": len(offending),
+                "offending_rows": rows.height,
+                **({"sample": _sample(rows)} if offending else {}),
+            },
+        )
+
+
+def _specs(asset: str, columns: Sequence[Column], rules: Sequence[Rule]) -> list[AssetCheckSpec]:
+    schema = AssetCheckSpec(
+        f"{asset}_schema",
+        asset=asset,
+        blocking=True,
+        partitions_def=hourly_partitions,
+        description="Column names, order and types match the contract: "
+        + ", ".join(f"{c.name} ({c.dtype})" for c in columns),
+    )
+    return [schema] + [
+        AssetCheckSpec(
+            rule.name,
+            asset=asset,
+            blocking=rule.severity == AssetCheckSeverity.ERROR,
+            partitions_def=hourly_partitions,
+            description=rule.description,
+        )
+        for rule in rules
+    ]
+
+
+@multi_asset_check(
+    specs=_specs("candles", candles_table.COLUMNS, CANDLE_RULES),
+    ins={"candles": AssetIn("candles")},
+)
+def candles_checks(
+    candles: LakeHours,
+) -> Iterator[AssetCheckResult]:
+    yield from evaluate(candles_table.CANDLES, candles, CANDLE_RULES)
+
+
+@multi_asset_check(
+    specs=_specs("orders", orders_table.COLUMNS, ORDER_RULES),
+    ins={"orders": AssetIn("orders")},
+)
+def orders_checks(
+    orders: LakeHours,
+) -> Iterator[AssetCheckResult]:
+    yield from evaluate(orders_table.ORDERS, orders, ORDER_RULES)
+
+
+freshness_checks = build_time_partition_freshness_checks(
+    assets=["candles", "orders"], deadline_cron=FRESHNESS_DEADLINE_CRON, timezone="UTC"
+)
+
+freshness_sensor = build_sensor_for_freshness_checks(
+    freshness_checks=freshness_checks,
+    name="freshness_checks_sensor",
+    default_status=DefaultSensorStatus.RUNNING,
+)

@@ -1,0 +1,74 @@
+"""The values that cross between assets and the lake IO managers: data keyed by hourly partition.
+
+An asset hands its IO manager an ``HourStream`` that produces one hour at a time, so a range of
+thousands of hours is written hour by hour as it is fetched (bounded memory; a failure part-way
+leaves the hours already finished complete). A downstream asset gets ``LakeHours``, a mapping that
+reads each hour from the lake only when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RawHour:
+    """One hour of the raw zone: the rows exactly as Binance returned them.
+
+    ``complete`` is true when the hour had closed when it was fetched; only then does the raw
+    zone mark the partition with ``_SUCCESS``. The near-real-time refresh writes an open hour
+    without the marker, and the hourly run completes it.
+    """
+
+    rows: list[Any]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An hour whose response was malformed: kept in the quarantine area, never in the lake."""
+
+    rows: list[Any]
+    requests: list[dict[str, Any]]
+    error: Exception
+
+
+class HourStream(Generic[T]):
+    """Hours produced lazily, with metadata the producer fills in while it runs."""
+
+    def __init__(
+        self, hours: Iterable[tuple[str, T]], metadata: Callable[[], Mapping[str, Any]] = dict
+    ) -> None:
+        self._hours = hours
+        self._metadata = metadata
+
+    def __iter__(self) -> Iterator[tuple[str, T]]:
+        return iter(self._hours)
+
+    def metadata(self) -> Mapping[str, Any]:
+        """Figures about what was produced; complete only once the stream is exhausted."""
+        return self._metadata()
+
+
+class LakeHours(Mapping[str, T]):
+    """Hours of an upstream asset, read from the lake one at a time on access."""
+
+    def __init__(self, keys: list[str], load: Callable[[str], T]) -> None:
+        self._keys = keys
+        self._known = set(keys)
+        self._load = load
+
+    def __getitem__(self, key: str) -> T:
+        if key not in self._known:
+            raise KeyError(key)
+        return self._load(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)

@@ -1,0 +1,40 @@
+"""Hourly UTC partitions starting at ``BINANCE_START_DATE``."""
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from dagster import HourlyPartitionsDefinition
+
+PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+DEFAULT_START_DATE = "2025-01-01-00:00"
+HOUR = timedelta(hours=1)
+
+
+def start_date() -> str:
+    """The first partition, validated early so a typo fails at load time, naming the variable."""
+    value = os.getenv("BINANCE_START_DATE") or DEFAULT_START_DATE
+    try:
+        partition_hour(value)
+    except ValueError as error:
+        raise ValueError(
+            f"BINANCE_START_DATE={value!r} is not an hour in the form YYYY-MM-DD-HH:MM (UTC)"
+        ) from error
+    return value
+
+
+def partition_hour(partition_key: str) -> datetime:
+    """The UTC start of an hourly partition key such as ``2025-01-01-00:00``."""
+    hour = datetime.strptime(partition_key, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
+    if hour.minute:
+        raise ValueError(f"partition key {partition_key!r} is not on the hour")
+    return hour
+
+
+def partition_key(hour: datetime) -> str:
+    return hour.astimezone(timezone.utc).strftime(PARTITION_FORMAT)
+
+
+# end_offset=1 adds the still-open current hour, which the near-real-time refresh keeps up to date.
+hourly_partitions = HourlyPartitionsDefinition(
+    start_date=start_date(), timezone="UTC", fmt=PARTITION_FORMAT, end_offset=1
+)

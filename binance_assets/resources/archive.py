@@ -1,0 +1,248 @@
+"""The Binance bulk archive (data.binance.vision): history at a few HTTP requests a year.
+
+A year of 1m klines costs 526 REST requests but only 12 monthly zip files. For hours older than
+the age threshold (default: before yesterday, UTC), ``klines`` reads the archive — the monthly zip
+of every month the range covers in full, daily zips for the other days — and yields the very rows
+REST would return, as ``Page`` objects, so the raw zone and everything downstream cannot tell the
+difference: open/close times and trade counts as ints (microseconds from 2025 divided down to
+milliseconds), prices and volumes as the file's strings.
+
+Every zip is checked against its ``.CHECKSUM`` (sha256) before it is read. A file that is missing
+(404), unreadable or fails its checksum is replaced by REST for its span, and adjacent replaced
+spans are fetched together so batching across hour boundaries still holds.
+
+Truncation: a file cut short (Binance has published truncated files and replaced them later)
+loses its last rows. A file must reach the last minute of its span; when its last row is earlier
+(or its last line is cut mid-row, which is dropped), REST fetches the remainder from that row on.
+That costs one REST request only when the span's last minute is a real gap (one in ~500 here),
+instead of comparing every period's row count with REST, which would cost the REST requests the
+archive saves.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import hashlib
+import io
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from dagster import ConfigurableResource, MetadataValue, get_dagster_logger
+from pydantic import Field, PrivateAttr
+
+from binance_assets.resources.binance import PAGE_LIMIT, BinanceResource, Page
+
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+KLINE_FIELDS = 12
+MICROSECONDS_ABOVE = 10**14  # 1e14 ms is year 5138; 1e14 µs is 1973: larger times are µs
+INT_FIELDS = (0, 6, 8)  # open time, close time, number of trades: JSON numbers in REST
+
+
+class ArchiveUnusable(Exception):
+    """An archive file cannot be used (missing, unreadable, bad checksum); REST replaces it."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """One archive file: a UTC month or day, ``[start_ms, end_ms)``."""
+
+    kind: str  # "monthly" or "daily"
+    name: str  # "2025-01" or "2025-01-31"
+    start_ms: int
+    end_ms: int
+
+
+@dataclass
+class ArchiveStats:
+    """What the archive supplied in this run: reported in the raw asset's metadata."""
+
+    files: int = 0
+    bytes: int = 0
+    rows: int = 0
+    rest_spans: list[str] = field(default_factory=list)
+
+    def as_metadata(self) -> dict[str, Any]:
+        source = "+".join(
+            name for name, used in (("archive", self.files), ("rest", self.rest_spans)) if used
+        )
+        return {
+            "source": source or "none",
+            "archive_files": self.files,
+            "archive_bytes": self.bytes,
+            "archive_rows": self.rows,
+            "rest_spans": MetadataValue.md(
+                "\n".join(f"- {span}" for span in self.rest_spans[:100]) or "none"
+            ),
+        }
+
+
+class BinanceArchive(ConfigurableResource):
+    """Old 1m klines from the public bulk archive, with REST (``BinanceResource``) as fallback."""
+
+    archive_url: str = Field(
+        default="https://data.binance.vision",
+        description="Bulk archive base URL (BINANCE_ARCHIVE_URL).",
+    )
+    enabled: bool = Field(default=True, description="Read old hours from the archive; false: REST only.")
+    min_age_days: int = Field(
+        default=1,
+        description="Hours before the start of the UTC day this many days ago come from the "
+        "archive; 1 means before yesterday (daily files appear about a day late).",
+    )
+    timeout_seconds: float = Field(default=60.0, description="Timeout of every archive download.")
+
+    _stats: ArchiveStats = PrivateAttr(default_factory=ArchiveStats)
+
+    @property
+    def stats(self) -> ArchiveStats:
+        return self._stats
+
+    def cutoff_ms(self) -> int:
+        """Hours starting before this instant are old enough for the archive."""
+        now = int(time.time() * 1000)
+        return now - now % DAY_MS - self.min_age_days * DAY_MS
+
+    def klines(
+        self, binance: BinanceResource, symbol: str, start_ms: int, end_ms: int
+    ) -> Iterator[Page]:
+        """Closed 1m klines with open time in [start_ms, end_ms), in order, as REST pages would
+        carry them: old spans from archive files, the rest (and any unusable file) by REST."""
+        archive_end = max(start_ms, min(end_ms, self.cutoff_ms())) if self.enabled else start_ms
+        rest_from = start_ms  # the first minute neither the archive nor REST has supplied yet
+        for period in periods(start_ms, archive_end):
+            span_start, span_end = max(period.start_ms, start_ms), min(period.end_ms, archive_end)
+            try:
+                rows = self._rows(symbol, period, span_start, span_end)
+            except ArchiveUnusable as error:
+                get_dagster_logger().warning(f"Binance archive: {error}; REST replaces it")
+                continue
+            if rest_from < span_start:
+                yield from self._rest(binance, symbol, rest_from, span_start)
+            for offset in range(0, len(rows), PAGE_LIMIT):
+                yield Page(rows[offset : offset + PAGE_LIMIT], self._request(symbol, period))
+            rest_from = _covered_until(rows, span_start, span_end, period)
+        if rest_from < end_ms:
+            yield from self._rest(binance, symbol, rest_from, end_ms)
+
+    def _rest(self, binance: BinanceResource, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
+        self._stats.rest_spans.append(f"{_iso(start_ms)} to {_iso(end_ms)}")
+        yield from binance.klines(symbol, start_ms, end_ms)
+
+    def _request(self, symbol: str, period: Period) -> dict[str, Any]:
+        return {"endpoint": "archive", "url": self._url(symbol, period)}
+
+    def _url(self, symbol: str, period: Period) -> str:
+        return (
+            f"{self.archive_url.rstrip('/')}/data/spot/{period.kind}/klines/{symbol}/1m/"
+            f"{symbol}-1m-{period.name}.zip"
+        )
+
+    def _rows(self, symbol: str, period: Period, start_ms: int, end_ms: int) -> list[list[Any]]:
+        """The file's rows with open time in [start_ms, end_ms), as REST would send them.
+
+        The whole file is checked before any row is used, so a bad file falls back to REST
+        cleanly; at most one month of rows (~45,000) is held at a time.
+        """
+        url = self._url(symbol, period)
+        content = self._get(url)
+        expected = self._get(url + ".CHECKSUM").split(b" ", 1)[0].decode(errors="replace").strip()
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != expected:
+            raise ArchiveUnusable(f"{url}: sha256 {actual} does not match its .CHECKSUM {expected!r}")
+        self._stats.files += 1
+        self._stats.bytes += len(content)
+        rows = [row for row in read_zip(url, content) if start_ms <= row[0] < end_ms]
+        self._stats.rows += len(rows)
+        return rows
+
+    def _get(self, url: str) -> bytes:
+        try:
+            response = requests.get(url, timeout=self.timeout_seconds)
+        except requests.RequestException as error:
+            raise ArchiveUnusable(f"{url}: {type(error).__name__}") from error
+        if response.status_code != 200:
+            raise ArchiveUnusable(f"{url}: HTTP {response.status_code}")
+        return response.content
+
+
+def read_zip(url: str, content: bytes) -> Iterator[list[Any]]:
+    """Kline rows of an archive zip (one header-less CSV), in REST's types and milliseconds.
+
+    An unterminated last line that is not a whole row was cut mid-row: it is dropped (the caller
+    fetches what is missing). Any other line that is not a kline row makes the file unusable.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        (name,) = archive.namelist()
+        lines = archive.read(name).decode().split("\n")
+    except (zipfile.BadZipFile, ValueError, UnicodeDecodeError) as error:
+        raise ArchiveUnusable(f"{url}: not a zip of one CSV ({error})") from error
+    last = len(lines) - 1
+    for number, fields in enumerate(csv.reader(lines), start=1):
+        if not fields and number > last:
+            return
+        try:
+            yield rest_row(fields)
+        except ValueError as error:
+            if number > last:
+                get_dagster_logger().warning(f"Binance archive: {url} ends mid-row; last line dropped")
+                return
+            raise ArchiveUnusable(f"{url}: line {number} is not a kline row ({error})") from error
+
+
+def rest_row(fields: list[str]) -> list[Any]:
+    """One CSV row as REST returns it: times in ms and trade count as ints, the rest as text."""
+    if len(fields) != KLINE_FIELDS or not all(fields):
+        raise ValueError(f"expected {KLINE_FIELDS} non-empty fields, got {fields!r}")
+    row: list[Any] = list(fields)
+    for index in INT_FIELDS:
+        row[index] = int(fields[index])
+    if row[0] >= MICROSECONDS_ABOVE:
+        row[0] //= 1000
+        row[6] //= 1000
+    return row
+
+
+def periods(start_ms: int, end_ms: int) -> Iterator[Period]:
+    """The archive files covering [start_ms, end_ms): monthly for every month inside it in full,
+    daily for every other day it touches."""
+    day = start_ms - start_ms % DAY_MS
+    while day < end_ms:
+        month = _month(day)
+        if month.start_ms == day >= start_ms and month.end_ms <= end_ms:
+            yield month
+            day = month.end_ms
+        else:
+            yield Period("daily", _iso(day)[:10], day, day + DAY_MS)
+            day += DAY_MS
+
+
+def _month(day_ms: int) -> Period:
+    moment = datetime.fromtimestamp(day_ms / 1000, tz=timezone.utc)
+    days = calendar.monthrange(moment.year, moment.month)[1]
+    start = int(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    return Period("monthly", f"{moment:%Y-%m}", start, start + days * DAY_MS)
+
+
+def _covered_until(rows: list[list[Any]], span_start: int, span_end: int, period: Period) -> int:
+    """Where REST must resume after a file: its span's end when the file reaches the span's last
+    minute, else the minute after its last row (a truncated file, or a real trailing gap)."""
+    last = rows[-1][0] if rows else span_start - MINUTE_MS
+    if last >= span_end - MINUTE_MS:
+        return span_end
+    get_dagster_logger().info(
+        f"Binance archive: {period.name} ends at {_iso(last)}, before {_iso(span_end)}; "
+        f"REST checks the rest (truncated file or trailing gap)"
+    )
+    return last + MINUTE_MS
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M")

@@ -1,0 +1,332 @@
+"""The Binance resource: python-binance with the parts it lacks.
+
+python-binance has no retries, no rate-limit handling and no clock sync. This resource adds them:
+bounded retries with exponential backoff and jitter for transient failures (429 honouring
+``Retry-After``, 5xx, timeouts, dropped connections, unreadable bodies), an immediate stop on a
+418 ban, a pause when the per-minute weight (``X-MBX-USED-WEIGHT-1M``) nears the budget, and a
+measured server-clock offset for signed calls. It pages any time range at 1000 rows a request.
+"""
+
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from binance.client import Client
+from binance.exceptions import BinanceAPIException, BinanceRequestException
+from dagster import ConfigurableResource, get_dagster_logger
+from pydantic import Field, PrivateAttr
+
+PAGE_LIMIT = 1000
+MINUTE_MS = 60_000
+DAY_MS = 24 * 3600 * 1000
+CLOCK_SKEW_CODE = -1021
+# Request weights Binance documents for the endpoints used here; unknown ones count as 1.
+REQUEST_WEIGHT = {"klines": 2, "allOrders": 20, "time": 1}
+
+
+class BinanceError(Exception):
+    """Binance refused a request, or kept failing after every retry."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BinanceBanned(BinanceError):
+    """HTTP 418: the IP is banned; retrying would only extend the ban."""
+
+
+class BinanceCredentialsMissing(BinanceError):
+    """A signed endpoint was called without an API key and secret."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows of one response, with the request that produced them (never its signature)."""
+
+    rows: list[Any]
+    request: dict[str, Any]
+
+
+@dataclass
+class CallStats:
+    """What this resource cost Binance: reported in run metadata."""
+
+    requests: int = 0
+    retries: int = 0
+    weight_used: int = 0
+    max_weight_seen: int = 0
+    requests_by_endpoint: dict[str, int] = field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "binance_requests": self.requests,
+            "binance_retries": self.retries,
+            "binance_weight_used_1m": self.weight_used,
+            "binance_max_weight_1m": self.max_weight_seen,
+        }
+
+
+class BinanceResource(ConfigurableResource):
+    """Binance spot REST API (binance.com, binance.us, the spot testnet, or the emulator)."""
+
+    api_url: str = Field(
+        default="https://api.binance.com", description="REST base URL without /api (BINANCE_API_URL)."
+    )
+    api_key: str | None = Field(
+        default=None, description="API key, needed for orders only (BINANCE_API_KEY).", repr=False
+    )
+    api_secret: str | None = Field(
+        default=None,
+        description="API secret, needed for orders only (BINANCE_API_SECRET).",
+        repr=False,
+    )
+    timeout_seconds: float = Field(default=10.0, description="Timeout of every HTTP request.")
+    max_attempts: int = Field(default=6, description="Attempts per request before giving up.")
+    backoff_seconds: float = Field(
+        default=1.0, description="First retry delay; doubles per attempt, with jitter, up to 60 s."
+    )
+    weight_limit: int = Field(default=6000, description="Binance REQUEST_WEIGHT per minute per IP.")
+    weight_budget: float = Field(
+        default=0.8,
+        description="Fraction of weight_limit this process may use in a minute before it pauses.",
+    )
+
+    _client: Client | None = PrivateAttr(default=None)
+    _clock_synced: bool = PrivateAttr(default=False)
+    _stats: CallStats = PrivateAttr(default_factory=CallStats)
+
+    @property
+    def stats(self) -> CallStats:
+        return self._stats
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            client = Client(
+                self.api_key,
+                self.api_secret,
+                ping=False,
+                requests_params={"timeout": self.timeout_seconds},
+            )
+            client.API_URL = self.api_url.rstrip("/") + "/api"
+            self._client = client
+        return self._client
+
+    # -- public data -------------------------------------------------------------------------
+
+    def klines(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
+        """1m klines with open time in [start_ms, end_ms), in 1000-row pages, closed candles only.
+
+        One request covers 1000 minutes whatever the hour boundaries, so a range of N hours
+        costs ceil(60·N/1000) requests (plus one when gaps shorten a page).
+        """
+        cursor = start_ms
+        while cursor < end_ms:
+            params = dict(
+                symbol=symbol, interval="1m", startTime=cursor, endTime=end_ms - 1, limit=PAGE_LIMIT
+            )
+            page = self._call("klines", self.client.get_klines, **params)
+            now = self.server_time_ms()
+            closed = [row for row in page if _is_closed(row, now)]
+            yield Page(closed, {"endpoint": "/api/v3/klines", **params})
+            if len(page) < PAGE_LIMIT or len(closed) < len(page):
+                return
+            cursor = page[-1][0] + MINUTE_MS
+
+    # -- signed data -------------------------------------------------------------------------
+
+    def all_orders(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
+        """The account's orders with ``time`` in [start_ms, end_ms), in pages of up to 1000.
+
+        Binance allows at most 24 hours between startTime and endTime, so the range is walked in
+        day windows; a window holding more than 1000 orders is continued by ``orderId``.
+        """
+        self.require_credentials()
+        for window_start in range(start_ms, end_ms, DAY_MS):
+            window_end = min(window_start + DAY_MS, end_ms)
+            params: dict[str, Any] = dict(
+                symbol=symbol, startTime=window_start, endTime=window_end - 1, limit=PAGE_LIMIT
+            )
+            while True:
+                page = self._signed("allOrders", self.client.get_all_orders, **params)
+                inside = [order for order in page if _time_of(order) < window_end]
+                yield Page(inside, {"endpoint": "/api/v3/allOrders", **params})
+                if len(page) < PAGE_LIMIT or len(inside) < len(page):
+                    break
+                params = dict(symbol=symbol, orderId=page[-1]["orderId"] + 1, limit=PAGE_LIMIT)
+
+    def require_credentials(self) -> None:
+        missing = [
+            name
+            for name, value in (("BINANCE_API_KEY", self.api_key), ("BINANCE_API_SECRET", self.api_secret))
+            if not value
+        ]
+        if missing:
+            raise BinanceCredentialsMissing(
+                f"Binance orders need credentials: set {' and '.join(missing)} "
+                f"(a read-only API key is enough)"
+            )
+
+    def masked_api_key(self) -> str:
+        """The key as it may be shown: its last four characters only."""
+        return f"…{self.api_key[-4:]}" if self.api_key else "(none)"
+
+    # -- clock -------------------------------------------------------------------------------
+
+    def server_time_ms(self) -> int:
+        """Binance's clock as estimated from ours plus the measured offset."""
+        if not self._clock_synced:
+            self.sync_clock()
+        return int(time.time() * 1000 + self.client.timestamp_offset)
+
+    def sync_clock(self) -> int:
+        """Measure the offset to ``/api/v3/time`` (midpoint of the round trip) and apply it."""
+        before = time.time() * 1000
+        server = self._call("time", self.client.get_server_time)["serverTime"]
+        after = time.time() * 1000
+        offset = int(server - (before + after) / 2)
+        self.client.timestamp_offset = offset
+        self._clock_synced = True
+        get_dagster_logger().debug(f"Binance clock offset {offset} ms")
+        return offset
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _signed(self, name: str, call: Callable[..., Any], **params: Any) -> Any:
+        """A signed call: clock synced first; on -1021 resync once and try again."""
+        if not self._clock_synced:
+            self.sync_clock()
+        try:
+            return self._call(name, call, **params)
+        except BinanceError as error:
+            if error.code != CLOCK_SKEW_CODE:
+                raise
+            get_dagster_logger().warning(f"Binance {name}: timestamp outside recvWindow; resyncing clock")
+            self.sync_clock()
+            return self._call(name, call, **params)
+
+    def _call(self, name: str, call: Callable[..., Any], **params: Any) -> Any:
+        """One logical request with bounded retries of transient failures."""
+        log = get_dagster_logger()
+        for attempt in range(1, self.max_attempts + 1):
+            self._throttle(REQUEST_WEIGHT.get(name, 1))
+            try:
+                self._stats.requests += 1
+                self._stats.requests_by_endpoint[name] = self._stats.requests_by_endpoint.get(name, 0) + 1
+                result = call(**params)
+                self._record_weight(self.client.response)
+                return result
+            except BinanceAPIException as error:
+                self._record_weight(error.response)
+                delay, cause = self._transient_delay(name, error, attempt)
+                if delay is None:
+                    raise BinanceError(
+                        f"Binance {name} {_describe(params)} rejected: HTTP {error.status_code}, "
+                        f"code {error.code}: {error.message}",
+                        code=error.code,
+                    ) from None
+            except (requests.Timeout, requests.ConnectionError, BinanceRequestException) as error:
+                delay, cause = self._backoff(attempt), f"{type(error).__name__}: {_short(error)}"
+            if attempt == self.max_attempts:
+                raise BinanceError(
+                    f"Binance {name} {_describe(params)} failed {attempt} times; last cause: {cause}"
+                )
+            self._stats.retries += 1
+            log.warning(
+                f"Binance {name} {_describe(params)} attempt {attempt}/{self.max_attempts} "
+                f"failed ({cause}); retrying in {delay:.1f}s"
+            )
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _transient_delay(
+        self, name: str, error: BinanceAPIException, attempt: int
+    ) -> tuple[float | None, str]:
+        """How long to wait before retrying ``error``, or None when retrying cannot help."""
+        status = error.status_code
+        if status == 418:
+            raise BinanceBanned(f"Binance banned this IP ({name}): {_ban_end(error)}; stopping") from None
+        if status == 429:
+            retry_after = _retry_after(error.response)
+            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            return wait, f"HTTP 429 rate limited, Retry-After {retry_after}"
+        if status >= 500:
+            return self._backoff(attempt), f"HTTP {status}"
+        if error.code == 0:  # no JSON error body: a proxy or gateway page, not Binance itself
+            return self._backoff(attempt), f"HTTP {status} without a Binance error body"
+        return None, ""
+
+    def _backoff(self, attempt: int) -> float:
+        return min(60.0, self.backoff_seconds * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+    def _record_weight(self, response: requests.Response | None) -> None:
+        if response is None:
+            return
+        used = response.headers.get("X-MBX-USED-WEIGHT-1M")
+        if used is not None and used.isdigit():
+            self._stats.weight_used = int(used)
+            self._stats.max_weight_seen = max(self._stats.max_weight_seen, int(used))
+
+    def _throttle(self, weight: int) -> None:
+        """Pause until the next minute when a request of ``weight`` would take this minute's
+        weight over the budget, so the budget is a ceiling, not a trigger."""
+        budget = self.weight_limit * self.weight_budget
+        if self._stats.weight_used + weight <= budget:
+            return
+        now_ms = time.time() * 1000 + self.client.timestamp_offset
+        wait = (MINUTE_MS - now_ms % MINUTE_MS) / 1000 + 0.05
+        get_dagster_logger().info(
+            f"Binance weight {self._stats.weight_used} reached the budget {budget:.0f}/min; "
+            f"pausing {wait:.1f}s"
+        )
+        time.sleep(wait)
+        self._stats.weight_used = 0
+
+
+def _is_closed(row: Any, now_ms: int) -> bool:
+    """A kline is closed once its close time has passed; malformed rows are kept for the
+    validation downstream to name."""
+    try:
+        return int(row[6]) < now_ms
+    except (TypeError, ValueError, IndexError, KeyError):
+        return True
+
+
+def _time_of(order: Any) -> int:
+    """An order's ``time``; malformed orders sort first so validation downstream names them."""
+    try:
+        return int(order["time"])
+    except (TypeError, ValueError, KeyError):
+        return 0
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _ban_end(error: BinanceAPIException) -> str:
+    retry_after = _retry_after(error.response)
+    if retry_after is None:
+        return error.message or "no end given"
+    end = datetime.fromtimestamp(time.time() + retry_after, tz=timezone.utc)
+    return f"banned until {end:%Y-%m-%dT%H:%M:%SZ} (Retry-After {retry_after:.0f}s): {error.message}"
+
+
+def _describe(params: dict[str, Any]) -> str:
+    """Request parameters as they may be logged (signed calls add their signature later)."""
+    return "(" + ", ".join(f"{key}={value}" for key, value in params.items()) + ")"
+
+
+def _short(error: Exception) -> str:
+    text = str(error)
+    return text if len(text) <= 200 else text[:200] + "…"

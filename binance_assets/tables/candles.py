@@ -1,0 +1,123 @@
+"""The cooked candles table: contract columns and the transform from raw kline rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from binance_assets.tables.schema import (
+    DECIMAL,
+    TIMESTAMP,
+    Column,
+    CookedHour,
+    Dataset,
+    MalformedData,
+    parse_columns,
+)
+
+DATASET = "candles"
+MINUTE_MS = 60_000
+CLOSE_OFFSET_MS = MINUTE_MS - 1
+
+# Binance's kline row, by position.
+KLINE_FIELDS = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_asset_volume",
+    "number_of_trades",
+    "taker_buy_base_asset_volume",
+    "taker_buy_quote_asset_volume",
+    "ignore",
+]
+
+COLUMNS = [
+    Column("trading_pair", pl.String, "Trading Pair", "symbol"),
+    Column("open_price", DECIMAL, "Open Price", "open"),
+    Column("close_price", DECIMAL, "Close Price", "close"),
+    Column("high_price", DECIMAL, "High Price", "high"),
+    Column("low_price", DECIMAL, "Low Price", "low"),
+    Column("btc_volume", DECIMAL, "BTC Volume", "volume"),
+    Column("usd_volume", DECIMAL, "USD Volume", "quote_asset_volume"),
+    Column("number_of_trades", pl.Int64, "Number of Trades", "number_of_trades"),
+    Column("candle_open_time", TIMESTAMP, "Candle Open Time", "open_time"),
+    Column("candle_close_time", TIMESTAMP, "Candle Close Time", "close_time"),
+]
+
+
+def _source_frame(rows: list[Any], symbol: str, partition: str) -> pl.DataFrame:
+    """The rows as strings, one column per kline field, after checking each row's shape."""
+    for position, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(KLINE_FIELDS):
+            shape = f"{len(row)} fields" if isinstance(row, list) else type(row).__name__
+            raise MalformedData(
+                DATASET, partition, position, "*", row, f"expected a list of 12 fields, got {shape}"
+            )
+    frame = pl.DataFrame(
+        rows,
+        orient="row",
+        schema={name: pl.String for name in KLINE_FIELDS},
+        strict=False,
+    )
+    return frame.with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), pl.lit(symbol).alias("symbol")
+    )
+
+
+def cook(rows: list[Any], symbol: str, partition: str, hour: datetime, complete: bool) -> CookedHour:
+    """Typed candles for one hour, exactly the contract's columns in order.
+
+    Rows whose open time falls outside the hour, or whose close time is not open + 59,999 ms, are
+    malformed: Binance never sends them for a valid request, so they point at a broken response.
+    Repeated open times are dropped (first kept) and counted.
+    """
+    source = _source_frame(rows, symbol, partition)
+    frame = parse_columns(source, COLUMNS, DATASET, partition)
+    start = int(hour.timestamp() * 1000)
+    open_ms = frame["candle_open_time"].dt.epoch("ms")
+    close_ms = frame["candle_close_time"].dt.epoch("ms")
+    checks = [
+        ((open_ms < start) | (open_ms >= start + 3_600_000), "open_time", "open time outside the hour"),
+        (close_ms != open_ms + CLOSE_OFFSET_MS, "close_time", "close time is not open time + 59,999 ms"),
+    ]
+    for bad, field, why in checks:
+        if bad.any():
+            position = int(bad.arg_true()[0])
+            raise MalformedData(DATASET, partition, position, field, rows[position], why)
+    unique = frame.unique(subset="candle_open_time", keep="first", maintain_order=True)
+    unique = unique.sort("candle_open_time")
+    gaps = missing_minutes(unique, hour, complete)
+    return CookedHour(unique, frame.height - unique.height, tuple(gaps))
+
+
+def missing_minutes(frame: pl.DataFrame, hour: datetime, complete: bool) -> list[str]:
+    """Minutes of the hour with no candle, as ``HH:MM``; for an open hour, only those before its
+    last candle (later minutes have not closed yet)."""
+    minutes = pl.datetime_range(
+        hour, hour.replace(minute=59), interval="1m", time_unit="ms", time_zone="UTC", eager=True
+    )
+    present = frame["candle_open_time"]
+    if not complete:
+        minutes = minutes.filter(minutes <= present.max()) if present.len() else minutes.clear()
+    return minutes.filter(~minutes.is_in(present.implode())).dt.strftime("%H:%M").to_list()
+
+
+def open_time_of(row: Any) -> int:
+    """A kline's open time, the key Binance identifies it by."""
+    return int(row[0])
+
+
+CANDLES = Dataset(
+    name=DATASET,
+    raw_file="klines.json",
+    columns=COLUMNS,
+    cook=cook,
+    time_of=open_time_of,
+    time_column="candle_open_time",
+)

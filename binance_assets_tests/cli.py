@@ -1,0 +1,31 @@
+"""Running the real ``dagster`` CLI against the code location, as a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+def materialize_cli(
+    env: dict[str, str], select: str, partition: str | None = None, partition_range: str | None = None
+) -> subprocess.CompletedProcess:
+    """``dagster asset materialize -m binance_assets.definitions`` with ``env`` added."""
+    command = [DAGSTER, "asset", "materialize", "-m", "binance_assets.definitions", "--select", select]
+    if partition:
+        command += ["--partition", partition]
+    if partition_range:
+        command += ["--partition-range", partition_range]
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )

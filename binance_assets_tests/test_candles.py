@@ -1,0 +1,163 @@
+"""Candles end to end: emulator over HTTP → real Dagster runs → the lake's raw and cooked files."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+import requests
+from dagster import AssetKey, Definitions, asset, materialize
+
+from binance_assets.assets.candles import raw_candles
+from binance_assets.assets.zones import lake_metadata
+from binance_assets.checks import candles_checks
+from binance_assets.lake.hours import HourStream
+from binance_assets.partitions import hourly_partitions, partition_hour
+from binance_assets.tables.candles import CANDLES
+from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
+from binance_assets_tests.runs import lake_resources, run_hours
+from binance_emulator import market
+
+SYMBOL = "BTCUSDT"
+
+
+def hour_with_gap(day: str = "2025-03-01") -> str:
+    """The first hour of ``day`` in which the emulator deliberately has a missing minute."""
+    for hour in range(24):
+        key = f"{day}-{hour:02d}:00"
+        start = hour_ms(key)
+        if any(market.is_missing(SYMBOL, start + m * 60_000) for m in range(60)):
+            return key
+    raise AssertionError(f"no gap on {day}")
+
+
+def emulator_rows(url: str, partition: str) -> list[list]:
+    start = hour_ms(partition)
+    response = requests.get(
+        url + "/api/v3/klines",
+        params={"symbol": SYMBOL, "interval": "1m", "startTime": start, "endTime": start + 3_599_999, "limit": 1000},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def test_one_hour_writes_contract_files_with_exact_values(emulator, lake):
+    partition = hour_with_gap()
+    result = run_hours(lake_resources(lake, emulator.url), partition)
+    assert result.success
+
+    files = local_files(lake)
+    raw, cooked = folder("raw", "candles", partition), folder("cooked", "candles", partition)
+    assert set(files) == {f"{raw}/klines.json", f"{raw}/_SUCCESS", f"{cooked}/data.parquet"}
+
+    expected = emulator_rows(emulator.url, partition)
+    assert json.loads(files[f"{raw}/klines.json"]) == expected
+    assert files[f"{raw}/_SUCCESS"] == b""
+
+    table = parquet(files[f"{cooked}/data.parquet"])
+    assert table.columns == [column.name for column in CANDLES.columns]
+    assert table.schema == pl.Schema({column.name: column.dtype for column in CANDLES.columns})
+    assert table.height == len(expected) < 60  # the gap minute is absent, not invented
+    as_text = table.with_columns(pl.col(pl.Decimal).cast(pl.String))
+    for row, source in zip(as_text.iter_rows(named=True), expected, strict=True):
+        assert row["trading_pair"] == SYMBOL
+        assert [row["open_price"], row["high_price"], row["low_price"], row["close_price"]] == source[1:5]
+        assert row["btc_volume"] == source[5] and row["usd_volume"] == source[7]
+        assert row["number_of_trades"] == source[8]
+        assert row["candle_open_time"] == utc(source[0]) and row["candle_close_time"] == utc(source[6])
+
+    metadata = result.asset_materializations_for_node("candles")[0].metadata
+    assert metadata["dagster/row_count"].value == len(expected)
+    assert metadata["missing_minutes"].value == 60 - len(expected)
+    assert metadata["path"].value.endswith(f"{cooked}/data.parquet")
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(check.passed for check in checks)
+
+
+def test_rematerializing_leaves_identical_files(emulator, lake):
+    resources = lake_resources(lake, emulator.url)
+    assert run_hours(resources, "2025-03-02-05:00", "2025-03-02-07:00").success
+    first = local_files(lake)
+    assert run_hours(resources, "2025-03-02-06:00").success
+    assert run_hours(resources, "2025-03-02-05:00", "2025-03-02-07:00").success
+    assert local_files(lake) == first
+    assert len(first) == 3 * 3
+
+
+def test_open_hour_is_written_without_success_marker(emulator, lake):
+    """The current hour holds only closed candles so far, and is not marked complete."""
+    current = hourly_partitions.get_last_partition_key()
+    result = run_hours(lake_resources(lake, emulator.url), current)
+    assert result.success
+    files = local_files(lake)
+    raw = folder("raw", "candles", current)
+    assert f"{raw}/klines.json" in files and f"{raw}/_SUCCESS" not in files
+    rows = json.loads(files[f"{raw}/klines.json"])
+    server_now = requests.get(emulator.url + "/api/v3/time", timeout=5).json()["serverTime"]
+    assert all(row[6] < server_now for row in rows)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda frame: frame.with_columns(pl.col("open_price").cast(pl.Float64)),
+        lambda frame: frame.rename({"number_of_trades": "trades"}),
+        lambda frame: frame.select(reversed(frame.columns)),
+    ],
+    ids=["wrong-type", "wrong-name", "wrong-order"],
+)
+def test_wrong_cooked_table_fails_blocking_schema_check(emulator, lake, broken):
+    """A cooked table off the contract fails candles_schema, and nothing downstream runs."""
+
+    @asset(
+        name="candles",
+        partitions_def=hourly_partitions,
+        io_manager_key="parquet_io_manager",
+        metadata=lake_metadata(CANDLES, "cooked", SYMBOL),
+    )
+    def broken_candles(raw_candles):
+        def hours():
+            for key, raw in raw_candles.items():
+                cooked = CANDLES.cook(raw.rows, SYMBOL, key, partition_hour(key), raw.complete)
+                yield key, broken(cooked.frame)
+
+        return HourStream(hours())
+
+    @asset(deps=[AssetKey("candles")], partitions_def=hourly_partitions)
+    def downstream_report() -> None:
+        raise AssertionError("must not run after a failed blocking check")
+
+    result = materialize(
+        [raw_candles, broken_candles, candles_checks, downstream_report],
+        resources=lake_resources(lake, emulator.url),
+        partition_key="2025-03-01-10:00",
+        raise_on_error=False,
+    )
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["candles_schema"].passed
+    assert "expected" in evaluations["candles_schema"].metadata["problems"].value
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "candles_checks" in started and "downstream_report" not in started
+    assert not result.asset_materializations_for_node("downstream_report")
+
+
+def test_definitions_object_runs_the_same_assets(emulator, lake, monkeypatch):
+    """The exported ``defs`` resolve their resources from the environment variables."""
+    monkeypatch.setenv("BINANCE_API_URL", emulator.url)
+    monkeypatch.setenv("LAKE_URL", lake)
+    import importlib
+
+    import binance_assets.definitions as definitions
+
+    defs: Definitions = importlib.reload(definitions).defs
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        partition_key="2025-03-03-00:00",
+        asset_selection=[AssetKey("raw_candles"), AssetKey("candles")],
+        raise_on_error=False,
+    )
+    assert result.success
+    assert f"{folder('cooked', 'candles', '2025-03-03-00:00')}/data.parquet" in local_files(lake)

@@ -1,0 +1,184 @@
+"""The fault matrix: each fault the emulator injects, against a real run over HTTP, on a local and
+an S3 lake. Transient faults leave exactly a clean run's files; malformed answers fail their
+partition loudly and are kept in quarantine; duplicates are dropped and counted.
+
+Every case runs candles and orders over two gap-free hours, 2025-01-01 00:00 and 01:00, which one
+klines page (120 rows) and one allOrders page cover; the emulator corrupts the page's middle row,
+row 60, which is the first row of the second hour.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from binance_assets_tests.lake_backends import LakeUnderTest, clean_lake_files
+from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, failure_messages, run_hours
+from binance_emulator.process import EmulatorProcess
+
+START, END = "2025-01-01-00:00", "2025-01-01-01:00"
+BAD_HOUR = END
+KLINES, ORDERS = "/api/v3/klines", "/api/v3/allOrders"
+BOTH = (KLINES, ORDERS)
+
+
+@pytest.fixture(scope="module")
+def faulty() -> Iterator[EmulatorProcess]:
+    """An emulator of this module's own, so injected faults and stats concern these tests only."""
+    with EmulatorProcess(api_key=API_KEY, api_secret=API_SECRET) as process:
+        yield process
+
+
+@pytest.fixture(autouse=True)
+def fresh_emulator(faulty: EmulatorProcess) -> None:
+    faulty.reset()
+
+
+@pytest.fixture(scope="module")
+def clean(faulty: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    faulty.reset()
+    return clean_lake_files(tmp_path_factory.mktemp("clean") / "lake", faulty.url, START, END)
+
+
+def on(paths: tuple[str, ...], **fault: object) -> list[dict]:
+    """``fault`` once on each of ``paths``."""
+    return [{**fault, "path": path, "count": 1} for path in paths]
+
+
+def zone(files: dict[str, bytes], prefix: str) -> dict[str, bytes]:
+    return {key: data for key, data in files.items() if key.startswith(prefix)}
+
+
+TRANSIENT = {
+    "429 with Retry-After": on(BOTH, kind="429", retry_after=1),
+    "5xx with Binance's JSON body": on(BOTH, kind="5xx", status=503),
+    "5xx with a proxy's HTML page": on(BOTH, kind="5xx", status=502, body="html"),
+    "HTML page with status 200": on(BOTH, kind="html", status=200),
+    "dropped connection": on(BOTH, kind="drop"),
+    "answer slower than the timeout": on(BOTH, kind="slow", seconds=1.5),
+    "truncated JSON body": on(BOTH, kind="truncate"),
+    "skewed server clock": [{"kind": "clock_skew", "ms": -30_000}],
+}
+
+
+@pytest.mark.parametrize("faults", TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_transient_fault_is_retried_and_leaves_a_clean_runs_files(
+    faulty: EmulatorProcess, any_lake: LakeUnderTest, clean: dict[str, bytes], faults: list[dict]
+) -> None:
+    faulty.set_faults(faults)
+
+    result = run_hours(any_lake.resources(faulty.url), START, END, assets=ALL_ASSETS)
+
+    assert result.success, failure_messages(result)
+    assert faulty.faults()["faults"] == [], "every injected fault must have been met"
+    assert any_lake.files() == clean
+
+
+def test_ban_stops_the_run_at_once_and_writes_nothing(
+    faulty: EmulatorProcess, any_lake: LakeUnderTest
+) -> None:
+    faulty.set_faults([{"kind": "418", "path": "/api/", "retry_after": 300}])
+
+    result = run_hours(any_lake.resources(faulty.url, backoff_seconds=5), START, END, assets=ALL_ASSETS)
+
+    assert not result.success
+    assert "Binance banned this IP" in failure_messages(result)
+    assert sum(faulty.stats()["requests"].values()) <= 3, "a ban is never retried"
+    assert any_lake.files() == {}
+
+
+MALFORMED = {
+    "kline missing a field": ({"kind": "missing_field", "path": KLINES}, "candles", 0, "*"),
+    "kline with a non-numeric price": ({"kind": "bad_number", "path": KLINES}, "candles", 0, "open"),
+    "kline with 13 fields": ({"kind": "wrong_field_count", "path": KLINES}, "candles", 0, "*"),
+    "kline outside the asked window": ({"kind": "outside_window", "path": KLINES}, "candles", 60, "open_time"),
+    "order missing its price": ({"kind": "missing_field", "path": ORDERS}, "orders", 5, "price"),
+    "order with a non-numeric price": ({"kind": "bad_number", "path": ORDERS}, "orders", 5, "price"),
+}
+
+
+@pytest.mark.parametrize(("fault", "dataset", "row", "field"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_answer_fails_its_partition_and_is_quarantined(
+    faulty: EmulatorProcess,
+    any_lake: LakeUnderTest,
+    clean: dict[str, bytes],
+    fault: dict,
+    dataset: str,
+    row: int,
+    field: str,
+) -> None:
+    faulty.set_faults([{**fault, "count": 1}])
+
+    result = run_hours(any_lake.resources(faulty.url), START, END, assets=ALL_ASSETS)
+
+    assert not result.success
+    message = failure_messages(result)
+    assert f"{dataset} partition {BAD_HOUR}: row {row}," in message
+    assert f"field {field!r}" in message
+
+    files = any_lake.files()
+    (kept,) = zone(files, f"quarantine/{dataset}/").values()
+    record = json.loads(kept)
+    assert record["partition"] == BAD_HOUR and f"field {field!r}" in record["error"]
+    assert record["rows"] and record["requests"][0]["endpoint"] == (KLINES if dataset == "candles" else ORDERS)
+    assert API_SECRET.encode() not in kept and API_KEY.encode() not in kept
+
+    assert zone(files, f"cooked/{dataset}/") == {}, "nothing of the run reaches the cooked zone"
+    assert not any(f"raw/{dataset}/" in key and "hour=01" in key for key in files)
+    other = "orders" if dataset == "candles" else "candles"
+    assert zone(files, f"cooked/{other}/") == zone(clean, f"cooked/{other}/")
+
+
+DUPLICATES = {
+    "repeated klines": ({"kind": "duplicate_rows", "path": KLINES, "rows": 3}, "candles", 3),
+    "repeated orders": ({"kind": "duplicate_rows", "path": ORDERS, "rows": 2}, "orders", 2),
+}
+
+
+@pytest.mark.parametrize(("fault", "dataset", "repeated"), DUPLICATES.values(), ids=DUPLICATES.keys())
+def test_duplicates_are_dropped_and_counted(
+    faulty: EmulatorProcess,
+    any_lake: LakeUnderTest,
+    clean: dict[str, bytes],
+    fault: dict,
+    dataset: str,
+    repeated: int,
+) -> None:
+    faulty.set_faults([{**fault, "count": 1}])
+
+    result = run_hours(any_lake.resources(faulty.url), START, END, assets=ALL_ASSETS)
+
+    assert result.success, failure_messages(result)
+    for asset in (f"raw_{dataset}", dataset):
+        metadata = result.asset_materializations_for_node(asset)[0].metadata
+        assert metadata["duplicates_dropped"].value == repeated
+    files = any_lake.files()
+    assert zone(files, "cooked/") == zone(clean, "cooked/")
+    raw = next(key for key in files if key.startswith(f"raw/{dataset}/") and "hour=01" in key and not key.endswith("_SUCCESS"))
+    assert len(json.loads(files[raw])) == len(json.loads(clean[raw])) + repeated, "raw keeps what Binance sent"
+
+
+TOLERATED = {
+    "order with an extra field": {"kind": "wrong_field_count", "path": ORDERS, "count": 1},
+    "order outside the asked window": {"kind": "outside_window", "path": ORDERS, "count": 1},
+}
+
+
+@pytest.mark.parametrize("fault", TOLERATED.values(), ids=TOLERATED.keys())
+def test_tolerated_order_oddity_leaves_the_clean_table(
+    faulty: EmulatorProcess, any_lake: LakeUnderTest, clean: dict[str, bytes], fault: dict
+) -> None:
+    """Binance adds fields to its objects over time, so an unknown key is kept raw as sent and
+    ignored by cooking. An order after the asked window belongs to no partition of the run: it is
+    trimmed like the tail of a page continued by orderId."""
+    faulty.set_faults([fault])
+
+    result = run_hours(any_lake.resources(faulty.url), START, END, assets=ALL_ASSETS)
+
+    assert result.success, failure_messages(result)
+    files = any_lake.files()
+    assert zone(files, "cooked/") == zone(clean, "cooked/")
+    extra_key_kept = b"unexpectedField" in b"".join(zone(files, "raw/orders/").values())
+    assert extra_key_kept == (fault["kind"] == "wrong_field_count")

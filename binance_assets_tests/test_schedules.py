@@ -1,0 +1,111 @@
+"""Schedules evaluated at fixed times ask for the right hourly partitions of the right jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_context
+from dagster._core.definitions.schedule_definition import ScheduleExecutionData
+
+from binance_assets import schedules
+from binance_assets.definitions import defs
+
+REPOSITORY = defs.get_repository_def()
+
+
+def by_name(name: str) -> ScheduleDefinition:
+    return next(s for s in schedules.schedules if s.name == name)
+
+
+def tick(name: str, at: datetime) -> ScheduleExecutionData:
+    """What the daemon would get from the schedule's tick at ``at``."""
+    context = build_schedule_context(scheduled_execution_time=at, repository_def=REPOSITORY)
+    return by_name(name).evaluate_tick(context)
+
+
+def requested_partitions(name: str, at: datetime) -> list[str]:
+    data = tick(name, at)
+    assert data.skip_message is None, data.skip_message
+    return [request.partition_key for request in data.run_requests]
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("dataset", ["candles", "orders"])
+@pytest.mark.parametrize(
+    ("at", "partition"),
+    [
+        (utc(2025, 3, 10, 14, 5), "2025-03-10-13:00"),
+        (utc(2025, 3, 11, 0, 5), "2025-03-10-23:00"),
+        (utc(2025, 1, 1, 1, 5), "2025-01-01-00:00"),
+    ],
+)
+def test_hourly_schedule_asks_for_the_hour_that_just_closed(
+    dataset: str, at: datetime, partition: str
+) -> None:
+    assert requested_partitions(f"{dataset}_hourly", at) == [partition]
+
+
+@pytest.mark.parametrize("dataset", ["candles", "orders"])
+@pytest.mark.parametrize(
+    ("at", "partition"),
+    [
+        (utc(2025, 3, 10, 14, 0), "2025-03-10-14:00"),
+        (utc(2025, 3, 10, 14, 35), "2025-03-10-14:00"),
+        (utc(2025, 3, 10, 23, 55), "2025-03-10-23:00"),
+    ],
+)
+def test_near_real_time_schedule_asks_for_the_open_hour(
+    dataset: str, at: datetime, partition: str
+) -> None:
+    assert requested_partitions(f"{dataset}_near_real_time", at) == [partition]
+
+
+def test_the_open_hour_is_a_partition_of_the_job() -> None:
+    """end_offset=1: the near-real-time run's partition exists at the time it is requested."""
+    now = datetime.now(timezone.utc)
+    key = requested_partitions("candles_near_real_time", now)[0]
+    job = defs.resolve_job_def("candles_job")
+    assert key in job.partitions_def.get_partition_keys(current_time=now)
+
+
+def test_ticks_before_the_first_partition_skip() -> None:
+    data = tick("candles_hourly", utc(2025, 1, 1, 0, 5))
+    assert not data.run_requests
+    assert "before BINANCE_START_DATE" in data.skip_message
+
+
+def test_each_tick_has_its_own_run_key() -> None:
+    """Two near-real-time ticks in one hour both run (a run key is launched only once)."""
+    keys = {
+        tick("candles_near_real_time", utc(2025, 3, 10, 14, minute)).run_requests[0].run_key
+        for minute in (5, 10)
+    }
+    assert len(keys) == 2
+
+
+def test_jobs_split_by_dataset_with_run_retries() -> None:
+    """Candles never wait for (or fail with) orders, which need credentials."""
+    for name, assets in (("candles_job", {"raw_candles", "candles"}), ("orders_job", {"raw_orders", "orders"})):
+        job = defs.resolve_job_def(name)
+        selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+        assert selected == assets
+        assert len(job.asset_layer.asset_graph.asset_check_keys) >= 4
+        assert job.tags["dagster/max_retries"] == "2"
+    assert {s.job_name for s in schedules.schedules} == {"candles_job", "orders_job"}
+
+
+def test_default_states(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candles run as soon as deployed; orders only when credentials are configured."""
+    assert by_name("candles_hourly").default_status == DefaultScheduleStatus.RUNNING
+    assert by_name("candles_near_real_time").default_status == DefaultScheduleStatus.RUNNING
+    monkeypatch.delenv("BINANCE_API_KEY", raising=False)
+    monkeypatch.delenv("BINANCE_API_SECRET", raising=False)
+    assert schedules.orders_default_status() == DefaultScheduleStatus.STOPPED
+    monkeypatch.setenv("BINANCE_API_KEY", "k")
+    assert schedules.orders_default_status() == DefaultScheduleStatus.STOPPED
+    monkeypatch.setenv("BINANCE_API_SECRET", "s")
+    assert schedules.orders_default_status() == DefaultScheduleStatus.RUNNING

@@ -1,0 +1,283 @@
+"""Fault injection: make the emulator misbehave on purpose, the ways the real API and networks do.
+
+A *fault* applies to requests whose path starts with its ``path`` (``""`` or ``"*"``: every
+``/api`` and ``/data`` path; admin paths under ``/_emulator/`` are never faulted). With ``count``
+it is spent after that many matching requests; without, it stays until replaced or reset.
+
+Set faults at run time with ``POST /_emulator/faults`` (the list **replaces** the current one;
+``{"faults": []}`` clears it; ``GET /_emulator/faults`` shows what is left)::
+
+    {"faults": [
+        {"kind": "429", "path": "/api/v3/klines", "count": 2, "retry_after": 1},
+        {"kind": "5xx", "path": "/api/v3/klines", "count": 1, "status": 503, "body": "html"},
+        {"kind": "slow", "path": "/api/v3/allOrders", "count": 1, "seconds": 3},
+        {"kind": "bad_number", "path": "/api/v3/klines", "count": 1, "field": 2},
+        {"kind": "clock_skew", "ms": -3000}
+    ]}
+
+or on the command line with ``--fault KIND:PATH:COUNT[:ARG]`` (repeatable; COUNT ``*`` means
+unlimited; ARG is the kind's main argument, in brackets below), e.g.
+``--fault 429:/api/v3/klines:2:1`` or ``--fault slow:/api/v3/allOrders:*:0.5``.
+
+Kinds and their keys:
+
+====================  ===========================================================================
+``429``               HTTP 429, code -1003, ``Retry-After`` = [``retry_after``] seconds (default 1).
+                      Injected: it does not start a ban by itself.
+``418``               HTTP 418, code -1003 "IP banned until ...", ``Retry-After`` =
+                      [``retry_after``] (default 120). Only the matching requests get it.
+``5xx``               HTTP [``status``] (default 503); ``body``: ``"json"`` (default, Binance's
+                      -1001 body) or ``"html"`` (a proxy error page).
+``html``              An HTML page with HTTP [``status``] (default 200) instead of JSON.
+``drop``              Close the connection without any response.
+``slow``              Sleep [``seconds``] (default 2) then answer normally.
+``truncate``          Normal status 200 and headers, but the body cut in half (Content-Length
+                      matches the cut body, so the client sees bad JSON).
+``missing_field``     Drop a field from one row: klines row index [``field``] (default 4, close),
+                      or for allOrders the key ``field`` (default "price").
+``bad_number``        Set a number to "abc": klines index [``field``] (default 1, open) or
+                      allOrders key (default "price").
+``wrong_field_count`` One row gets an extra field (klines: 13 fields; allOrders: extra key).
+``duplicate_rows``    Repeat [``rows``] rows (default 1) right after themselves.
+``set_value``         Set one well-formed but implausible value: [``value``] (default
+                      "-1.00000000") into klines index ``field`` (default 5, volume) or the
+                      allOrders key ``field`` (default "executedQty"); for the quality checks.
+``outside_window``    Add one row whose open time (allOrders: ``time``) is outside the asked
+                      window: after ``endTime`` if given, else before ``startTime``, else one
+                      minute / hour in the future.
+``clock_skew``        Shift the server clock by [``ms``] (may be negative) from now on, on top
+                      of ``--clock-offset-ms``; path and count are ignored. Reset clears it.
+====================  ===========================================================================
+
+The corrupted row is the middle one (index ``len(rows) // 2``), so it is never the first or last.
+Data kinds act only on 200 answers of /api/v3/klines and /api/v3/allOrders; a matching request
+spends the fault either way. Answer kinds (429, 418, 5xx, html, drop) replace the answer and use no
+request weight; at most one applies per request (the first in the list); ``slow``, ``truncate`` and
+data kinds combine with each other.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+ANSWER_KINDS = frozenset({"429", "418", "5xx", "html", "drop"})
+DATA_KINDS = frozenset(
+    {"missing_field", "bad_number", "wrong_field_count", "duplicate_rows", "outside_window", "set_value"}
+)
+KINDS = ANSWER_KINDS | DATA_KINDS | {"slow", "truncate", "clock_skew"}
+_ARG_KEY = {
+    "429": "retry_after",
+    "418": "retry_after",
+    "5xx": "status",
+    "html": "status",
+    "slow": "seconds",
+    "missing_field": "field",
+    "bad_number": "field",
+    "duplicate_rows": "rows",
+    "set_value": "value",
+    "clock_skew": "ms",
+}
+
+
+@dataclass
+class Fault:
+    """One fault spec (see the module docstring for the meaning of each key)."""
+
+    kind: str
+    path: str = ""
+    count: Optional[int] = None
+    retry_after: Optional[int] = None
+    status: Optional[int] = None
+    body: str = "json"
+    seconds: float = 2.0
+    field: Optional[Any] = None
+    rows: int = 1
+    ms: int = 0
+    value: Any = "-1.00000000"
+
+    def matches(self, path: str) -> bool:
+        return self.path in ("", "*") or path.startswith(self.path)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Fault":
+        """Build from the JSON form; unknown kinds or keys raise ValueError."""
+        d = dict(d)
+        kind = str(d.pop("kind", ""))
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(KINDS)}")
+        known = set(cls.__dataclass_fields__) - {"kind"}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown fault keys {sorted(unknown)} for kind {kind!r}")
+        f = cls(kind=kind, **d)
+        if f.count is not None:
+            f.count = int(f.count)
+        return f
+
+    @classmethod
+    def from_cli(cls, text: str) -> "Fault":
+        """Parse ``KIND:PATH:COUNT[:ARG]`` (COUNT ``*`` = unlimited)."""
+        parts = text.split(":")
+        if len(parts) not in (3, 4):
+            raise ValueError(f"--fault wants KIND:PATH:COUNT[:ARG], got {text!r}")
+        kind, path, count = parts[0], parts[1], parts[2]
+        d: dict[str, Any] = {"kind": kind, "path": path}
+        if count not in ("*", ""):
+            d["count"] = int(count)
+        if len(parts) == 4:
+            key = _ARG_KEY.get(kind)
+            if key is None:
+                raise ValueError(f"fault kind {kind!r} takes no argument")
+            arg = parts[3]
+            if key in ("retry_after", "status", "rows", "ms"):
+                d[key] = int(arg)
+            elif key == "seconds":
+                d[key] = float(arg)
+            else:
+                d[key] = int(arg) if arg.lstrip("-").isdigit() else arg
+        return cls.from_dict(d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class FaultBook:
+    """The current faults, shared by all request threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self.clock_skew_ms = 0
+        self.applied = 0
+
+    def replace(self, faults: list[Fault]) -> None:
+        """Install ``faults`` instead of the current ones; ``clock_skew`` kinds apply at once."""
+        with self._lock:
+            self._faults = []
+            for f in faults:
+                if f.kind == "clock_skew":
+                    self.clock_skew_ms = int(f.ms)
+                else:
+                    self._faults.append(f)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults = []
+            self.clock_skew_ms = 0
+            self.applied = 0
+
+    def describe(self) -> list[dict]:
+        with self._lock:
+            return [f.to_dict() for f in self._faults]
+
+    def take(self, path: str) -> list[Fault]:
+        """The faults for one request to ``path``, spending their counts.
+
+        At most one answer kind is returned (the first matching one).
+        """
+        out: list[Fault] = []
+        with self._lock:
+            answered = False
+            for f in self._faults:
+                if not f.matches(path) or (f.count is not None and f.count <= 0):
+                    continue
+                if f.kind in ANSWER_KINDS:
+                    if answered:
+                        continue
+                    answered = True
+                if f.count is not None:
+                    f.count -= 1
+                out.append(f)
+            self._faults = [f for f in self._faults if f.count is None or f.count > 0]
+            self.applied += len(out)
+        return out
+
+
+# ---- what each fault does to an answer --------------------------------------------------------
+
+_HTML_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>CloudFront</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+_REASONS = {200: "OK", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def html_page(status: int) -> bytes:
+    """An HTML error page like a CDN/proxy returns."""
+    return _HTML_PAGE.format(status=status, reason=_REASONS.get(status, "Error")).encode()
+
+
+def truncate(body: bytes) -> bytes:
+    """The first half of ``body`` (at least one byte removed)."""
+    return body[: max(0, len(body) // 2)] if len(body) > 1 else b""
+
+
+def corrupt(fault: Fault, rows: list, endpoint: str, params: dict[str, str], now_ms: int) -> list:
+    """Apply a data fault to the parsed JSON rows of ``endpoint`` (klines or allOrders)."""
+    if not rows and fault.kind != "outside_window":
+        return rows
+    rows = copy.deepcopy(rows)
+    klines = endpoint.endswith("/klines")
+    mid = len(rows) // 2
+    if fault.kind == "missing_field":
+        if klines:
+            idx = fault.field if isinstance(fault.field, int) else 4
+            del rows[mid][idx]
+        else:
+            rows[mid].pop(fault.field if isinstance(fault.field, str) else "price", None)
+    elif fault.kind == "bad_number":
+        if klines:
+            idx = fault.field if isinstance(fault.field, int) else 1
+            rows[mid][idx] = "abc"
+        else:
+            rows[mid][fault.field if isinstance(fault.field, str) else "price"] = "abc"
+    elif fault.kind == "wrong_field_count":
+        if klines:
+            rows[mid].append("0")
+        else:
+            rows[mid]["unexpectedField"] = "0"
+    elif fault.kind == "set_value":
+        if klines:
+            rows[mid][fault.field if isinstance(fault.field, int) else 5] = fault.value
+        else:
+            rows[mid][fault.field if isinstance(fault.field, str) else "executedQty"] = fault.value
+    elif fault.kind == "duplicate_rows":
+        n = max(1, int(fault.rows))
+        picked = rows[mid : mid + n]
+        rows[mid + len(picked) : mid + len(picked)] = copy.deepcopy(picked)
+    elif fault.kind == "outside_window":
+        rows = _outside(rows, klines, params, now_ms)
+    return rows
+
+
+def _outside(rows: list, klines: bool, params: dict[str, str], now_ms: int) -> list:
+    step = 60_000 if klines else 3_600_000
+    end = params.get("endTime")
+    start = params.get("startTime")
+    if end and end.isdigit():
+        t, at_end = int(end) - int(end) % 60_000 + step, True
+    elif start and start.isdigit():
+        t, at_end = int(start) - int(start) % 60_000 - step, False
+    else:
+        t, at_end = now_ms - now_ms % 60_000 + step, True
+    if klines:
+        template = list(rows[len(rows) // 2]) if rows else [0, "1.00000000", "1.00000000", "1.00000000",
+                                                             "1.00000000", "1.00000000", 0, "1.00000000",
+                                                             1, "0.50000000", "0.50000000", "0"]
+        template[0], template[6] = t, t + 59_999
+    else:
+        template = dict(rows[len(rows) // 2]) if rows else {"symbol": params.get("symbol", ""), "orderId": 1}
+        template.update(time=t, updateTime=t, workingTime=t)
+        ids = [r.get("orderId", 0) for r in rows] or [1]
+        template["orderId"] = max(ids) + 1 if at_end else min(ids) - 1
+    return rows + [template] if at_end else [template] + rows
+
+
+def dumps(rows: Any) -> bytes:
+    """Compact JSON like Binance sends."""
+    return json.dumps(rows, separators=(",", ":")).encode()

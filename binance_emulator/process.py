@@ -1,0 +1,138 @@
+"""Run the emulator as a subprocess (for tests, benchmarks and the demo).
+
+    with EmulatorProcess(api_key="k", api_secret="s", weight_limit=100) as emu:
+        requests.get(emu.url + "/api/v3/ping")
+        emu.set_faults([{"kind": "429", "path": "/api/v3/klines", "count": 1}])
+        print(emu.stats()["status_429"])
+
+A real process over a real socket, so clients are exercised exactly as against Binance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.request
+from typing import Any, Optional, Sequence
+
+START_TIMEOUT_S = 10.0
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator did not print its ``listening on`` line in time (stderr is in the message)."""
+
+
+class EmulatorProcess:
+    """A running ``python -m binance_emulator``; ``.url`` is ``http://127.0.0.1:PORT``."""
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        api_secret: Optional[str] = None,
+        seed: Optional[int] = None,
+        weight_limit: Optional[int] = None,
+        clock_offset_ms: Optional[int] = None,
+        symbol: Optional[str] = None,
+        faults: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        """Options map onto the command line; ``faults`` are ``KIND:PATH:COUNT[:ARG]`` strings."""
+        args = ["--host", host, "--port", str(port)]
+        for flag, value in (
+            ("--api-key", api_key),
+            ("--api-secret", api_secret),
+            ("--seed", seed),
+            ("--weight-limit", weight_limit),
+            ("--clock-offset-ms", clock_offset_ms),
+            ("--symbol", symbol),
+        ):
+            if value is not None:
+                args += [flag, str(value)]
+        for spec in faults:
+            args += ["--fault", spec]
+        self.args = args + list(extra_args)
+        self.url = ""
+        self._proc: Optional[subprocess.Popen] = None
+        self._stderr = tempfile.TemporaryFile()
+
+    def start(self) -> "EmulatorProcess":
+        """Start and wait for ``listening on``; raises :class:`EmulatorStartError` after 10 s."""
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "binance_emulator", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        line: list[bytes] = []
+        reader = threading.Thread(target=lambda: line.append(self._proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_S)
+        text = line[0].decode(errors="replace").strip() if line else ""
+        if not text.startswith("listening on "):
+            self.stop()
+            self._stderr.seek(0)
+            err = self._stderr.read().decode(errors="replace")
+            raise EmulatorStartError(
+                f"binance_emulator did not start within {START_TIMEOUT_S:.0f} s "
+                f"(args {self.args}); stdout: {text!r}; stderr:\n{err}"
+            )
+        self.url = text[len("listening on "):]
+        return self
+
+    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def stats(self) -> dict:
+        """``GET /_emulator/stats``: requests per path, weight per minute, 429/418 counts."""
+        return self._call("GET", "/_emulator/stats")
+
+    def set_faults(self, faults: list[dict], clock_skew_ms: Optional[int] = None) -> dict:
+        """Replace the fault list (format in :mod:`binance_emulator.faults`)."""
+        body: dict[str, Any] = {"faults": list(faults)}
+        if clock_skew_ms is not None:
+            body["clock_skew_ms"] = clock_skew_ms
+        return self._call("POST", "/_emulator/faults", body)
+
+    def faults(self) -> dict:
+        """The faults still pending (counts decremented as they fire)."""
+        return self._call("GET", "/_emulator/faults")
+
+    def reset(self) -> None:
+        """Clear stats, weights, bans, faults and fault clock skew."""
+        self._call("POST", "/_emulator/reset", {})
+
+    def stop(self) -> None:
+        """Terminate the process (kill if it does not exit within 5 s)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout:
+            proc.stdout.close()
+
+    def __enter__(self) -> "EmulatorProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._stderr.close()
