@@ -79,6 +79,7 @@ class Result:
     variant: str
     hours: int
     wall_s: float
+    cpu_s: float
     peak_rss_mb: float
     candles: int
     kline_requests: int
@@ -113,12 +114,14 @@ def run(emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant) -
         raise RuntimeError(f"{span} {variant.name} failed:\n{process.stderr[-4000:]}")
     requests = emulator.stats()["requests"]
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", process.stderr)[1])
+    cpu = sum(float(s) for s in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", process.stderr))
     cooked = lake / "cooked" / "candles"
     return Result(
         span=span,
         variant=variant.name,
         hours=_hours(SPANS[span]),
         wall_s=wall,
+        cpu_s=cpu,
         peak_rss_mb=rss_kb / 1024,
         candles=_count(cooked) if cooked.exists() else 0,
         kline_requests=requests.get("/api/v3/klines", 0),
@@ -162,18 +165,21 @@ def same_files(left: Path, right: Path) -> bool:
 
 
 def report(results: list[Result]) -> None:
-    floors = {r.span: r.wall_s for r in results if r.variant == "floor"}
+    floors = {r.span: r for r in results if r.variant == "floor"}
     print(
-        f"{'span':6} {'variant':22} {'hours':>6} {'wall s':>8} {'candles':>8} {'candles/s':>10} "
-        f"{'klines':>7} {'http':>5} {'RSS MB':>7} {'÷floor':>7}"
+        f"{'span':6} {'variant':22} {'hours':>6} {'wall s':>8} {'cpu s':>7} {'candles':>8} "
+        f"{'candles/s':>10} {'klines':>7} {'http':>5} {'RSS MB':>7} {'wall÷floor':>10} {'cpu÷floor':>9}"
     )
     for r in results:
-        ratio = r.wall_s / floors[r.span] if r.span in floors else float("nan")
+        floor = floors.get(r.span)
+        wall_ratio = r.wall_s / floor.wall_s if floor else float("nan")
+        cpu_ratio = r.cpu_s / floor.cpu_s if floor else float("nan")
         print(
-            f"{r.span:6} {r.variant:22} {r.hours:6} {r.wall_s:8.1f} {r.candles:8} "
+            f"{r.span:6} {r.variant:22} {r.hours:6} {r.wall_s:8.1f} {r.cpu_s:7.1f} {r.candles:8} "
             f"{r.candles / r.wall_s:10.0f} {r.kline_requests:7} {r.http_requests:5} "
-            f"{r.peak_rss_mb:7.0f} {ratio:7.2f}"
+            f"{r.peak_rss_mb:7.0f} {wall_ratio:10.2f} {cpu_ratio:9.2f}"
         )
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 import os
 from datetime import datetime, timedelta, timezone
 
-from dagster import HourlyPartitionsDefinition
+from collections.abc import Mapping
+
+from dagster import HourlyPartitionsDefinition, PartitionKeyRange
 
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 DEFAULT_START_DATE = "2025-01-01-00:00"
@@ -38,3 +40,22 @@ def partition_key(hour: datetime) -> str:
 hourly_partitions = HourlyPartitionsDefinition(
     start_date=start_date(), timezone="UTC", fmt=PARTITION_FORMAT, end_offset=1
 )
+
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def run_partition_keys(tags: Mapping[str, str]) -> list[str]:
+    """The hours a run covers, from the tags Dagster puts on a one-hour run or a single-run range.
+
+    Steps that are not themselves partitioned (the asset checks) use it to see only the run's hours.
+    """
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return hourly_partitions.get_partition_keys_in_range(
+            PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
+        )
+    if PARTITION_TAG in tags:
+        return [tags[PARTITION_TAG]]
+    raise ValueError(f"the run has no partition or partition range tags: {dict(tags)}")

@@ -66,15 +66,19 @@ def run_hours(
     *,
     assets: Sequence[Any] = CANDLE_ASSETS,
     instance: DagsterInstance | None = None,
+    selection: Sequence[str] | None = None,
 ) -> ExecuteInProcessResult:
-    """Materialize ``assets`` for one hour, or for ``start...end`` as a single run."""
+    """Materialize ``assets`` (or only the ``selection`` of them, the rest read from the lake) for
+    one hour, or for ``start...end`` as a single run."""
     if end is None:
         return materialize(
-            assets, resources=resources, partition_key=start, instance=instance, raise_on_error=False
+            assets, resources=resources, partition_key=start, instance=instance,
+            selection=selection, raise_on_error=False,
         )
     tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
     return materialize(
-        assets, resources=resources, tags=tags, instance=instance, raise_on_error=False
+        assets, resources=resources, tags=tags, instance=instance, selection=selection,
+        raise_on_error=False,
     )
 
 

@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 import requests
-from dagster import AssetKey, Definitions, asset, materialize
+from dagster import AssetCheckSeverity, AssetKey, Definitions, asset, materialize
 
 from binance_assets.assets.candles import raw_candles
 from binance_assets.assets.zones import lake_metadata
@@ -72,8 +72,11 @@ def test_one_hour_writes_contract_files_with_exact_values(emulator, lake):
     assert metadata["dagster/row_count"].value == len(expected)
     assert metadata["missing_minutes"].value == 60 - len(expected)
     assert metadata["path"].value.endswith(f"{cooked}/data.parquet")
-    checks = result.get_asset_check_evaluations()
-    assert checks and all(check.passed for check in checks)
+    checks = {check.check_name: check for check in result.get_asset_check_evaluations()}
+    completeness = checks.pop("candles_completeness")
+    assert not completeness.passed and completeness.severity == AssetCheckSeverity.WARN
+    assert completeness.metadata["offending_rows"].value == 60 - len(expected)
+    assert checks and all(check.passed for check in checks.values())
 
 
 def test_rematerializing_leaves_identical_files(emulator, lake):

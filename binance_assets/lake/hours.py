@@ -70,5 +70,12 @@ class LakeHours(Mapping[str, T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
 
+    def only(self, keys: list[str]) -> "LakeHours[T]":
+        """The same hours restricted to ``keys`` (which must all be among them)."""
+        unknown = [key for key in keys if key not in self._known]
+        if unknown:
+            raise KeyError(f"hours not available: {', '.join(unknown[:5])}")
+        return LakeHours(keys, self._load)
+
     def __len__(self) -> int:
         return len(self._keys)

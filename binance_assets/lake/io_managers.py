@@ -36,6 +36,10 @@ def _s3_client(s3: S3Resource) -> Any:
     return _S3_CLIENTS[config]
 
 
+# Hours written between two syncs: one ``sync`` per day of hours instead of an fsync per file.
+SETTLE_EVERY_HOURS = 24
+
+
 class QuarantinedResponse(Exception):
     """A malformed Binance response failed its partition and was kept in the quarantine area."""
 
@@ -65,23 +69,22 @@ class LakeIOManager(ConfigurableIOManager):
         meta = context.definition_metadata
         expected = list(context.asset_partition_keys)
         written: list[str] = []
-        for key, value in obj:
-            if key not in expected:
-                raise LakeError(
-                    f"{context.asset_key.to_user_string()} produced partition {key}, "
-                    f"which this run does not cover ({expected[0]}...{expected[-1]})"
-                )
-            self.write_hour(storage, meta, key, value)
-            written.append(key)
-            # Per-hour figures on each partition's materialization, so the UI plots rows per hour
-            # (the output metadata below is the whole run's and is shared by all its partitions).
-            hour_metadata = {
-                "dagster/row_count": _row_count(value),
-                "path": storage.url(self._file_key(meta, key, self.file_name(meta))),
-            }
-            context.step_context.add_asset_metadata(
-                hour_metadata, asset_key=context.asset_key, partition_key=key
-            )
+        unsettled: list[tuple[str, Any]] = []
+        try:
+            for key, value in obj:
+                if key not in expected:
+                    raise LakeError(
+                        f"{context.asset_key.to_user_string()} produced partition {key}, "
+                        f"which this run does not cover ({expected[0]}...{expected[-1]})"
+                    )
+                self.write_hour(storage, meta, key, value)
+                written.append(key)
+                unsettled.append((key, value))
+                if len(unsettled) == SETTLE_EVERY_HOURS:
+                    self._settle(storage, meta, unsettled)
+                self._add_hour_metadata(context, storage, meta, key, value)
+        finally:
+            self._settle(storage, meta, unsettled)
         missing = sorted(set(expected) - set(written))
         if missing:
             raise LakeError(
@@ -92,6 +95,32 @@ class LakeIOManager(ConfigurableIOManager):
         context.add_output_metadata(
             {**obj.metadata(), "partitions_written": len(written), "path": first}
         )
+
+    def _add_hour_metadata(
+        self, context: OutputContext, storage: LakeStorage, meta: Mapping[str, Any], key: str, value: Any
+    ) -> None:
+        """Per-hour figures on each partition's materialization, so the UI plots rows per hour
+        (the output metadata is the whole run's and is shared by all its partitions)."""
+        hour_metadata = {
+            "dagster/row_count": _row_count(value),
+            "path": storage.url(self._file_key(meta, key, self.file_name(meta))),
+        }
+        context.step_context.add_asset_metadata(
+            hour_metadata, asset_key=context.asset_key, partition_key=key
+        )
+
+    def _settle(self, storage: LakeStorage, meta: Mapping[str, Any], hours: list[tuple[str, Any]]) -> None:
+        """Make the written hours durable with one ``sync``, then finish them; also on failure,
+        so every hour written before it is finished."""
+        if not hours:
+            return
+        storage.sync()
+        for key, value in hours:
+            self.finish_hour(storage, meta, key, value)
+        hours.clear()
+
+    def finish_hour(self, storage: LakeStorage, meta: Mapping[str, Any], key: str, value: Any) -> None:
+        """What may follow an hour's data once it is durable (nothing, unless a zone says so)."""
 
     def load_input(self, context: InputContext) -> LakeHours[Any]:
         storage = self.storage()
@@ -142,8 +171,11 @@ class RawZoneIOManager(LakeIOManager):
         if not value.complete:
             storage.delete(marker_key)
         storage.write(data_key, json.dumps(value.rows, separators=(",", ":")).encode())
+
+    def finish_hour(self, storage: LakeStorage, meta: Mapping[str, Any], key: str, value: RawHour) -> None:
+        """``_SUCCESS`` for a closed hour, written once its data is durable."""
         if value.complete:
-            storage.write(marker_key, b"")
+            storage.write(self._file_key(meta, key, SUCCESS_MARKER), b"")
 
     @staticmethod
     def quarantine(storage: LakeStorage, meta: Mapping[str, Any], key: str, value: Rejected) -> str:

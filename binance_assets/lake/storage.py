@@ -4,6 +4,11 @@ Every write is atomic: a reader sees the old object, the new one, or none, never
 a file is written to ``{root}/_tmp/`` (outside every partition folder) and renamed into place; on S3
 a single ``PutObject`` is atomic by itself. Errors name the lake location so an operator knows
 which bucket or folder failed.
+
+Durability is settled in batches: ``sync`` makes every earlier write durable (locally one
+``os.sync`` instead of an ``fsync`` per file, which cost ~3.4 ms a file, 90 s for a year of hours;
+on S3 a returned ``PutObject`` is already durable). Writers that promise completeness (the raw
+zone's ``_SUCCESS``) write their promise only after a ``sync``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ class LakeStorage(Protocol):
     """What the IO managers need from a lake backend. Keys are relative to the lake root."""
 
     def write(self, key: str, data: bytes) -> None: ...
+
+    def sync(self) -> None: ...
 
     def read(self, key: str) -> bytes: ...
 
@@ -55,12 +62,13 @@ class LocalStorage:
         try:
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(data)
-                tmp.flush()
-                os.fsync(tmp.fileno())
             os.replace(tmp_name, target)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+
+    def sync(self) -> None:
+        os.sync()
 
     def read(self, key: str) -> bytes:
         try:
@@ -107,6 +115,9 @@ class S3Storage:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except (BotoCoreError, ClientError) as error:
             raise self._fail("write", key, error) from error
+
+    def sync(self) -> None:
+        """Nothing to do: S3 has stored an object durably once ``PutObject`` returns."""
 
     def read(self, key: str) -> bytes:
         try:
