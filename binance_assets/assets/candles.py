@@ -2,12 +2,11 @@
 
 from functools import partial
 
-from dagster import AssetExecutionContext, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
 from binance_assets import settings
-from binance_assets.assets.zones import cooked_stream, lake_metadata, raw_stream
+from binance_assets.assets.zones import cooked_stream, lake_asset, raw_stream
 from binance_assets.lake.hours import HourStream, LakeHours
-from binance_assets.partitions import hourly_partitions
 from binance_assets.resources.archive import BinanceArchive
 from binance_assets.resources.binance import BinanceResource
 from binance_assets.tables.candles import CANDLES
@@ -15,15 +14,7 @@ from binance_assets.tables.candles import CANDLES
 SYMBOL = settings.symbol()
 
 
-@asset(
-    partitions_def=hourly_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="raw_zone_io_manager",
-    metadata=lake_metadata(CANDLES, "raw", SYMBOL),
-    group_name="candles",
-    kinds={"binance", "json"},
-    pool="binance",
-)
+@lake_asset(CANDLES, "raw", SYMBOL, kinds={"binance", "json"}, pool="binance")
 def raw_candles(
     context: AssetExecutionContext, binance: BinanceResource, binance_archive: BinanceArchive
 ) -> HourStream:
@@ -34,14 +25,7 @@ def raw_candles(
     return raw_stream(CANDLES, context, binance, fetch, SYMBOL, binance_archive.stats.as_metadata)
 
 
-@asset(
-    partitions_def=hourly_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
-    metadata=lake_metadata(CANDLES, "cooked", SYMBOL),
-    group_name="candles",
-    kinds={"polars", "parquet"},
-)
+@lake_asset(CANDLES, "cooked", SYMBOL, kinds={"polars", "parquet"})
 def candles(raw_candles: LakeHours) -> HourStream:
     """The candles table: contract columns, exact decimals, UTC millisecond timestamps; repeated
     open times dropped, missing minutes reported (never invented)."""

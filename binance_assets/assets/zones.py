@@ -12,14 +12,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, asset
 
 from binance_assets.lake.hours import HourStream, RawHour, Rejected
-from binance_assets.partitions import HOUR, partition_hour
+from binance_assets.partitions import HOUR, hourly_partitions, partition_hour
 from binance_assets.resources.binance import BinanceResource, Page
 from binance_assets.tables.schema import CookedHour, Dataset, MalformedData, table_schema
 
 HOUR_MS = int(HOUR.total_seconds() * 1000)
+
+
+def lake_asset(dataset: Dataset, zone: str, symbol: str, **options: Any) -> Callable[..., Any]:
+    """``@asset`` with what every lake asset shares: hourly partitions, single-run backfills of any
+    range, the zone's IO manager, the lake location in its metadata, one group per dataset."""
+    return asset(
+        partitions_def=hourly_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        io_manager_key="raw_zone_io_manager" if zone == "raw" else "parquet_io_manager",
+        metadata=lake_metadata(dataset, zone, symbol),
+        group_name=dataset.name,
+        **options,
+    )
 
 
 def lake_metadata(dataset: Dataset, zone: str, symbol: str) -> dict[str, Any]:

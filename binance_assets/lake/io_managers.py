@@ -43,6 +43,7 @@ SETTLE_EVERY_HOURS = 24
 class QuarantinedResponse(Exception):
     """A malformed Binance response failed its partition and was kept in the quarantine area."""
 
+
 class LakeIOManager(ConfigurableIOManager):
     """What both zones share: the lake root, the S3 client and the hour-to-path mapping."""
 
@@ -68,11 +69,12 @@ class LakeIOManager(ConfigurableIOManager):
         storage = self.storage()
         meta = context.definition_metadata
         expected = list(context.asset_partition_keys)
+        covered = set(expected)
         written: list[str] = []
         unsettled: list[tuple[str, Any]] = []
         try:
             for key, value in obj:
-                if key not in expected:
+                if key not in covered:
                     raise LakeError(
                         f"{context.asset_key.to_user_string()} produced partition {key}, "
                         f"which this run does not cover ({expected[0]}...{expected[-1]})"
@@ -85,7 +87,7 @@ class LakeIOManager(ConfigurableIOManager):
                 self._add_hour_metadata(context, storage, meta, key, value)
         finally:
             self._settle(storage, meta, unsettled)
-        missing = sorted(set(expected) - set(written))
+        missing = sorted(covered.difference(written))
         if missing:
             raise LakeError(
                 f"{context.asset_key.to_user_string()} produced no data for "
