@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 from dagster import (
+    AssetChecksDefinition,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
@@ -281,24 +282,22 @@ def _specs(asset: str, columns: Sequence[Column], rules: Sequence[Rule]) -> list
     ]
 
 
-@multi_asset_check(
-    specs=_specs("candles", candles_table.COLUMNS, CANDLE_RULES),
-    ins={"candles": AssetIn("candles")},
-)
-def candles_checks(
-    context: AssetCheckExecutionContext, candles: LakeHours
-) -> Iterator[AssetCheckResult]:
-    yield from evaluate(candles_table.CANDLES, _run_hours(context, candles), CANDLE_RULES)
+def table_checks(dataset: Dataset, rules: Sequence[Rule]) -> AssetChecksDefinition:
+    """One multi-check for a cooked table: its schema check and its rules, over the run's hours."""
+
+    @multi_asset_check(
+        name=f"{dataset.name}_checks",
+        specs=_specs(dataset.name, dataset.columns, rules),
+        ins={"table": AssetIn(dataset.name)},
+    )
+    def checks(context: AssetCheckExecutionContext, table: LakeHours) -> Iterator[AssetCheckResult]:
+        yield from evaluate(dataset, _run_hours(context, table), rules)
+
+    return checks
 
 
-@multi_asset_check(
-    specs=_specs("orders", orders_table.COLUMNS, ORDER_RULES),
-    ins={"orders": AssetIn("orders")},
-)
-def orders_checks(
-    context: AssetCheckExecutionContext, orders: LakeHours
-) -> Iterator[AssetCheckResult]:
-    yield from evaluate(orders_table.ORDERS, _run_hours(context, orders), ORDER_RULES)
+candles_checks = table_checks(candles_table.CANDLES, CANDLE_RULES)
+orders_checks = table_checks(orders_table.ORDERS, ORDER_RULES)
 
 
 freshness_checks = build_time_partition_freshness_checks(

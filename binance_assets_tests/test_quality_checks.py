@@ -102,9 +102,8 @@ def test_freshness_passes_once_the_latest_partition_is_materialized(
 ) -> None:
     """Candles refreshed up to the open hour are fresh; orders never materialized are overdue."""
     instance = DagsterInstance.ephemeral()
-    now = datetime.now(timezone.utc)
-    open_hour = partition_key(now.replace(minute=0, second=0, microsecond=0))
-    previous_hour = partition_key(now - HOUR)
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    open_hour, previous_hour = partition_key(hour), partition_key(hour - HOUR)
     resources = local_lake(tmp_path).resources(quirky.url)
     refreshed = run_hours(resources, previous_hour, open_hour, assets=CANDLE_ASSETS, instance=instance)
     assert refreshed.success, failure_messages(refreshed)
