@@ -15,9 +15,10 @@ what an operator runs: a fresh process that loads the code location, the default
 executor (one process per step) and the SQLite instance under DAGSTER_HOME. ``materialize()``
 in-process would hide process start-up and the executor.
 
-Printed per run: wall time, candles/s, kline requests and all HTTP requests (emulator stats),
-peak RSS (largest process of the run, from GNU time's maximum resident set size, which covers
-the step processes) and the ratio of wall time to the floor. For the longest span it also times
+Printed per run: wall time, CPU time (user + system of the run's processes), candles/s, kline
+requests and all HTTP requests (emulator stats), peak RSS (largest process of the run, from GNU
+time's maximum resident set size, which covers the step processes) and the ratios of wall and CPU
+time to the floor (on a shared machine CPU time is the steadier of the two). For the longest span it also times
 a scan of the cooked table with polars and DuckDB and checks that REST and archive produced the
 same bytes. ``--checks-compare`` adds floors with no checks and with one evaluation per hour.
 """

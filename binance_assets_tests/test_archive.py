@@ -52,9 +52,7 @@ def _lake_files(lake: str) -> dict[str, bytes]:
 
 
 def _raw_metadata(result) -> dict:
-    (materialization, *_) = [
-        m for m in result.asset_materializations_for_node("raw_candles")
-    ]
+    materialization = result.asset_materializations_for_node("raw_candles")[0]
     return {key: value.value for key, value in materialization.metadata.items()}
 
 

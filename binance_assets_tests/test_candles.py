@@ -150,6 +150,7 @@ def test_wrong_cooked_table_fails_blocking_schema_check(emulator, lake, broken):
 def test_definitions_object_runs_the_same_assets(emulator, lake, monkeypatch):
     """The exported ``defs`` resolve their resources from the environment variables."""
     monkeypatch.setenv("BINANCE_API_URL", emulator.url)
+    monkeypatch.setenv("BINANCE_ARCHIVE_URL", emulator.url)
     monkeypatch.setenv("LAKE_URL", lake)
     import importlib
 

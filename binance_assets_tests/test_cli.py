@@ -10,7 +10,12 @@ def test_cli_materializes_one_hour_of_candles(emulator, tmp_path):
     lake = tmp_path / "lake"
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {"BINANCE_API_URL": emulator.url, "LAKE_URL": str(lake), "DAGSTER_HOME": str(home)}
+    env = {
+        "BINANCE_API_URL": emulator.url,
+        "BINANCE_ARCHIVE_URL": emulator.url,
+        "LAKE_URL": str(lake),
+        "DAGSTER_HOME": str(home),
+    }
     run = materialize_cli(env, "raw_candles,candles", partition="2025-03-01-12:00")
     assert run.returncode == 0, run.stderr[-3000:]
     files = local_files(str(lake))

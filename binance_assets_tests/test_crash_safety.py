@@ -47,7 +47,13 @@ def start_materialize(
     Steps run in the run's process (one Python start instead of one per step keeps tests fast)."""
     dagster_home.mkdir(exist_ok=True)
     (dagster_home / "dagster.yaml").touch()
-    env = {**os.environ, **lake.process_env(), "BINANCE_API_URL": api_url, "DAGSTER_HOME": str(dagster_home)}
+    env = {
+        **os.environ,
+        **lake.process_env(),
+        "BINANCE_API_URL": api_url,
+        "BINANCE_ARCHIVE_URL": api_url,
+        "DAGSTER_HOME": str(dagster_home),
+    }
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize", "-m", "binance_assets.definitions",
         "--select", "raw_candles,candles", "--partition-range", f"{start}...{end}",

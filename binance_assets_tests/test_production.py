@@ -211,6 +211,7 @@ def deployment(
             "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
             "DAGSTER_CODE_SERVER_PORT": str(code_port),
             "BINANCE_API_URL": emulator.url,
+            "BINANCE_ARCHIVE_URL": emulator.url,
             "BINANCE_API_KEY": API_KEY,
             "BINANCE_API_SECRET": API_SECRET,
             "BINANCE_START_DATE": FIRST_HOUR,

@@ -21,6 +21,7 @@ def test_secret_and_full_key_appear_nowhere_after_a_full_run(emulator, tmp_path)
     home.mkdir()
     env = {
         "BINANCE_API_URL": emulator.url,
+        "BINANCE_ARCHIVE_URL": emulator.url,
         "BINANCE_API_KEY": API_KEY,
         "BINANCE_API_SECRET": API_SECRET,
         "LAKE_URL": str(lake),
