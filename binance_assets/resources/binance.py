@@ -100,6 +100,7 @@ class BinanceResource(ConfigurableResource):
     _client: Client | None = PrivateAttr(default=None)
     _clock_synced: bool = PrivateAttr(default=False)
     _stats: CallStats = PrivateAttr(default_factory=CallStats)
+    _weight_minute: int | None = PrivateAttr(default=None)
 
     @property
     def stats(self) -> CallStats:
@@ -265,6 +266,9 @@ class BinanceResource(ConfigurableResource):
     def _backoff(self, attempt: int) -> float:
         return min(60.0, self.backoff_seconds * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
+    def _server_minute(self) -> int:
+        return int(time.time() * 1000 + self.client.timestamp_offset) // MINUTE_MS
+
     def _record_weight(self, response: requests.Response | None) -> None:
         if response is None:
             return
@@ -272,11 +276,14 @@ class BinanceResource(ConfigurableResource):
         if used is not None and used.isdigit():
             self._stats.weight_used = int(used)
             self._stats.max_weight_seen = max(self._stats.max_weight_seen, int(used))
+            self._weight_minute = self._server_minute()
 
     def _throttle(self, weight: int) -> None:
         """Pause until the next minute when a request of ``weight`` would take this minute's
         weight over the budget, so the budget is a ceiling, not a trigger."""
         budget = self.weight_limit * self.weight_budget
+        if self._weight_minute != self._server_minute():
+            return  # Binance counts weight per minute: a new minute starts from zero
         if self._stats.weight_used + weight <= budget:
             return
         now_ms = time.time() * 1000 + self.client.timestamp_offset
