@@ -184,6 +184,11 @@ class BinanceResource(ConfigurableResource):
         """Binance's clock as estimated from ours plus the measured offset."""
         if not self._clock_synced:
             self.sync_clock()
+        return self._clock_estimate_ms()
+
+    def _clock_estimate_ms(self) -> int:
+        """Our clock plus the offset measured so far, without syncing: the throttle runs inside
+        the sync's own request."""
         return int(time.time() * 1000 + self.client.timestamp_offset)
 
     def sync_clock(self) -> int:
@@ -266,9 +271,6 @@ class BinanceResource(ConfigurableResource):
     def _backoff(self, attempt: int) -> float:
         return min(60.0, self.backoff_seconds * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
-    def _server_minute(self) -> int:
-        return int(time.time() * 1000 + self.client.timestamp_offset) // MINUTE_MS
-
     def _record_weight(self, response: requests.Response | None) -> None:
         if response is None:
             return
@@ -276,17 +278,17 @@ class BinanceResource(ConfigurableResource):
         if used is not None and used.isdigit():
             self._stats.weight_used = int(used)
             self._stats.max_weight_seen = max(self._stats.max_weight_seen, int(used))
-            self._weight_minute = self._server_minute()
+            self._weight_minute = self._clock_estimate_ms() // MINUTE_MS
 
     def _throttle(self, weight: int) -> None:
         """Pause until the next minute when a request of ``weight`` would take this minute's
         weight over the budget, so the budget is a ceiling, not a trigger."""
         budget = self.weight_limit * self.weight_budget
-        if self._weight_minute != self._server_minute():
+        now_ms = self._clock_estimate_ms()
+        if self._weight_minute != now_ms // MINUTE_MS:
             return  # Binance counts weight per minute: a new minute starts from zero
         if self._stats.weight_used + weight <= budget:
             return
-        now_ms = time.time() * 1000 + self.client.timestamp_offset
         wait = (MINUTE_MS - now_ms % MINUTE_MS) / 1000 + 0.05
         get_dagster_logger().info(
             f"Binance weight {self._stats.weight_used} reached the budget {budget:.0f}/min; "
