@@ -1,9 +1,8 @@
 """Hourly UTC partitions starting at ``BINANCE_START_DATE``."""
 
 import os
-from datetime import datetime, timedelta, timezone
-
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 
 from dagster import HourlyPartitionsDefinition, PartitionKeyRange
 
@@ -42,6 +41,7 @@ hourly_partitions = HourlyPartitionsDefinition(
 )
 
 
+# The tags Dagster puts on partitioned runs (not exported by dagster's public API).
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

@@ -6,10 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from dagster import DagsterInstance, ExecuteInProcessResult, materialize
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from dagster_aws.s3 import S3Resource
 
 from binance_assets.assets.candles import candles, raw_candles
@@ -17,6 +13,7 @@ from binance_assets.assets.orders import orders, raw_orders
 from binance_assets.checks import candles_checks, orders_checks
 from binance_assets.lake.io_managers import ParquetIOManager, RawZoneIOManager
 from binance_assets.resources.archive import BinanceArchive
+from binance_assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from binance_assets.resources.binance import BinanceResource
 
 CANDLE_ASSETS = [raw_candles, candles, candles_checks]
@@ -75,7 +72,7 @@ def run_hours(
             assets, resources=resources, partition_key=start, instance=instance,
             selection=selection, raise_on_error=False,
         )
-    tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+    tags = {RANGE_START_TAG: start, RANGE_END_TAG: end}
     return materialize(
         assets, resources=resources, tags=tags, instance=instance, selection=selection,
         raise_on_error=False,
