@@ -12,8 +12,8 @@ from binance_assets.assets.candles import candles, raw_candles
 from binance_assets.assets.orders import orders, raw_orders
 from binance_assets.checks import candles_checks, orders_checks
 from binance_assets.lake.io_managers import ParquetIOManager, RawZoneIOManager
-from binance_assets.resources.archive import BinanceArchive
 from binance_assets.partitions import RANGE_END_TAG, RANGE_START_TAG
+from binance_assets.resources.archive import BinanceArchive
 from binance_assets.resources.binance import BinanceResource
 
 CANDLE_ASSETS = [raw_candles, candles, candles_checks]
