@@ -2,8 +2,13 @@
 
     /tmp/venv/bin/python benchmarks/backfill.py                 # day, month, year
     /tmp/venv/bin/python benchmarks/backfill.py --only day,month --checks-compare
+    /tmp/venv/bin/python benchmarks/backfill.py --only year --instance postgres
 
-For each span it runs, each in a fresh local lake and a fresh DAGSTER_HOME (SQLite):
+For each span it runs, each in a fresh local lake and a fresh DAGSTER_HOME (SQLite by default;
+``--instance postgres`` uses the production configuration instead: ``deploy/dagster.yaml``'s
+PostgreSQL storage and concurrency pools, a fresh database per run on ``BENCH_PG_SERVER``
+(default ``postgresql+psycopg2://postgres@127.0.0.1:5432``), and ``DAGSTER_EVENT_BATCH_SIZE=200``
+as deploy/README.md prescribes; compute logs stay local):
 
 * ``floor``   the same graph, partitions and check specs with bodies that do no work
               (``benchmarks/noop_definitions.py``): Dagster's own cost per partition;
@@ -40,6 +45,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import psycopg2
+import yaml
 
 from binance_emulator.process import EmulatorProcess
 
@@ -51,6 +58,7 @@ SPANS = {
     "year": "2025-01-01-00:00...2025-12-31-23:00",
 }
 REST_ONLY = {"resources": {"binance_archive": {"config": {"enabled": False}}}}
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 
 
 @dataclass(frozen=True)
@@ -88,15 +96,38 @@ class Result:
     lake: Path
 
 
-def run(emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant) -> Result:
+def fresh_instance(home: Path, instance: str, name: str) -> dict[str, str]:
+    """Write ``home/dagster.yaml`` for a new, empty instance; returns the environment it needs."""
+    home.mkdir(parents=True)
+    if instance == "sqlite":
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        return {}
+    database = f"bench_{name}".replace("-", "_")
+    _recreate_database(database)
+    production = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    config = {key: production[key] for key in ("storage", "concurrency", "telemetry")}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return {"DAGSTER_PG_URL": f"{PG_SERVER}/{database}", "DAGSTER_EVENT_BATCH_SIZE": "200"}
+
+
+def _recreate_database(database: str) -> None:
+    connection = psycopg2.connect(PG_SERVER.replace("postgresql+psycopg2", "postgresql") + "/postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        cursor.execute(f'CREATE DATABASE "{database}"')
+    connection.close()
+
+
+def run(emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant, instance: str) -> Result:
     """One single-run backfill through the CLI, in a fresh lake and instance."""
     base = workdir / f"{span}-{variant.name}"
     shutil.rmtree(base, ignore_errors=True)
     home, lake = base / "dagster_home", base / "lake"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance_env = fresh_instance(home, instance, f"{span}-{variant.name}")
     env = {
         **os.environ,
+        **instance_env,
         "DAGSTER_HOME": str(home),
         "LAKE_URL": str(lake),
         "BINANCE_API_URL": emulator.url,
@@ -189,6 +220,7 @@ def main() -> None:
     parser.add_argument("--variants", default="floor,rest,archive", help="floor,rest,archive")
     parser.add_argument("--checks-compare", action="store_true", help="also floors without checks and with per-hour checks")
     parser.add_argument("--workdir", type=Path, default=None, help="kept after the run (default: a temp dir)")
+    parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite", help="Dagster storage")
     args = parser.parse_args()
     names = args.variants.split(",") + (["floor-no-checks", "floor-checks-per-hour"] if args.checks_compare else [])
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
@@ -196,8 +228,9 @@ def main() -> None:
     with EmulatorProcess() as emulator:
         for span in args.only.split(","):
             for name in names:
-                results.append(run(emulator, workdir, span, VARIANTS[name]))
+                results.append(run(emulator, workdir, span, VARIANTS[name], args.instance))
                 print(f"  {span} {name}: {results[-1].wall_s:.1f} s", file=sys.stderr, flush=True)
+    print(f"instance: {args.instance}")
     report(results)
     last = args.only.split(",")[-1]
     lakes = {r.variant: r.lake for r in results if r.span == last}
