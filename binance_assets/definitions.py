@@ -1,7 +1,8 @@
 """The code location: assets, checks, resources and schedules, configured from the environment."""
 
-from dagster import Definitions, EnvVar
-from dagster_aws.s3 import S3Resource
+import os
+
+from dagster import ConfigurableResource, Definitions, EnvVar
 
 from binance_assets import schedules, settings
 from binance_assets.assets import candles, orders
@@ -15,7 +16,17 @@ def lake_url() -> str | EnvVar:
     return settings.env_or_default("LAKE_URL", "data/lake")
 
 
-s3 = S3Resource()
+def s3() -> ConfigurableResource | None:
+    """dagster-aws's S3 resource (standard AWS_* variables) when the lake is on S3; a local lake
+    does without, so its step processes never import dagster-aws."""
+    if not os.environ.get("LAKE_URL", "").startswith("s3://"):
+        return None
+    from dagster_aws.s3 import S3Resource
+
+    return S3Resource()
+
+
+lake_s3 = s3()
 
 defs = Definitions(
     assets=[candles.raw_candles, candles.candles, orders.raw_orders, orders.orders],
@@ -32,7 +43,7 @@ defs = Definitions(
         "binance_archive": BinanceArchive(
             archive_url=settings.env_or_default("BINANCE_ARCHIVE_URL", "https://data.binance.vision")
         ),
-        "raw_zone_io_manager": RawZoneIOManager(lake_url=lake_url(), s3=s3),
-        "parquet_io_manager": ParquetIOManager(lake_url=lake_url(), s3=s3),
+        "raw_zone_io_manager": RawZoneIOManager(lake_url=lake_url(), s3=lake_s3),
+        "parquet_io_manager": ParquetIOManager(lake_url=lake_url(), s3=lake_s3),
     },
 )

@@ -57,6 +57,30 @@ def test_rest_range_of_four_days_costs_at_most_the_bound(
     assert klines <= bound(hours)
 
 
+def test_each_hour_carries_its_own_figures_and_the_last_the_runs(
+    counting_emulator: EmulatorProcess, lake: str
+) -> None:
+    """Cooked a day at a time, each hour still gets its own row count and gaps; the run's totals
+    go once, on its last hour, instead of onto every hour's event."""
+    start, hours = datetime(2025, 3, 10, tzinfo=timezone.utc), 50
+    end = start + timedelta(hours=hours - 1)
+    result = run_hours(lake_resources(lake, counting_emulator.url), partition_key(start), partition_key(end))
+    assert result.success
+    for asset in ("raw_candles", "candles"):
+        materializations = result.asset_materializations_for_node(asset)
+        assert [m.partition for m in materializations] == [
+            partition_key(start + timedelta(hours=h)) for h in range(hours)
+        ]
+        for hour, m in enumerate(materializations):
+            gaps = _gaps(start + timedelta(hours=hour), 1)
+            assert m.metadata["missing_minutes"].value == gaps
+            assert m.metadata["dagster/row_count"].value == 60 - gaps
+        assert not any("run_rows" in m.metadata for m in materializations[:-1])
+        totals = materializations[-1].metadata
+        assert totals["run_rows"].value == 60 * hours - _gaps(start, hours)
+        assert totals["partitions_written"].value == hours
+
+
 def test_range_across_the_archive_cutoff_batches_its_rest_part(
     counting_emulator: EmulatorProcess, lake: str
 ) -> None:

@@ -15,6 +15,7 @@ from binance_assets.checks import candles_checks
 from binance_assets.lake.hours import HourStream
 from binance_assets.partitions import hourly_partitions, partition_hour
 from binance_assets.tables.candles import CANDLES
+from binance_assets.tables.schema import HourRows
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
 from binance_assets_tests.runs import lake_resources, run_hours
 from binance_emulator import market
@@ -123,8 +124,8 @@ def test_wrong_cooked_table_fails_blocking_schema_check(emulator, lake, broken):
     def broken_candles(raw_candles):
         def hours():
             for key, raw in raw_candles.items():
-                cooked = CANDLES.cook(raw.rows, SYMBOL, key, partition_hour(key), raw.complete)
-                yield key, broken(cooked.frame)
+                hour = HourRows(key, partition_hour(key), raw.rows, raw.complete)
+                yield key, broken(CANDLES.cook([hour], SYMBOL)[0].frame)
 
         return HourStream(hours())
 

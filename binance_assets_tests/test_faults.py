@@ -152,8 +152,10 @@ def test_duplicates_are_dropped_and_counted(
 
     assert result.success, failure_messages(result)
     for asset in (f"raw_{dataset}", dataset):
-        metadata = result.asset_materializations_for_node(asset)[0].metadata
-        assert metadata["duplicates_dropped"].value == repeated
+        materializations = result.asset_materializations_for_node(asset)
+        by_hour = {m.partition: m.metadata["duplicates_dropped"].value for m in materializations}
+        assert by_hour == {START: 0, END: repeated}, "each hour's own count"
+        assert materializations[-1].metadata["run_duplicates_dropped"].value == repeated
     files = any_lake.files()
     assert zone(files, "cooked/") == zone(clean, "cooked/")
     raw = next(key for key in files if key.startswith(f"raw/{dataset}/") and "hour=01" in key and not key.endswith("_SUCCESS"))

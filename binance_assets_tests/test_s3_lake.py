@@ -8,6 +8,7 @@ import uuid
 import pytest
 from dagster import PartitionKeyRange
 
+from binance_assets.lake.io_managers import RawZoneIOManager
 from binance_assets.lake.paths import hour_folder
 from binance_assets.partitions import hourly_partitions, partition_hour
 from binance_assets_tests.lake_files import local_files, s3_files
@@ -116,3 +117,14 @@ def _timed_run(resources):
     began = time.monotonic()
     result = run_hours(resources, "2025-03-01-00:00")
     return result, time.monotonic() - began
+
+
+def test_s3_lake_without_s3_resource_is_named(emulator, lake):
+    """An S3 LAKE_URL with IO managers built without dagster-aws's S3Resource fails the run with
+    an error naming the lake URL and the missing resource, before anything is written."""
+    resources = lake_resources(lake, emulator.url)
+    resources["raw_zone_io_manager"] = RawZoneIOManager(lake_url="s3://somewhere/lake")
+    result = run_hours(resources, "2025-03-01-00:00", "2025-03-01-00:00")
+    assert not result.success
+    message = failure_messages(result)
+    assert "s3://somewhere/lake" in message and "S3Resource" in message

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, asset
@@ -17,7 +16,15 @@ from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, asset
 from binance_assets.lake.hours import HourStream, RawHour, Rejected
 from binance_assets.partitions import HOUR, hourly_partitions, partition_hour
 from binance_assets.resources.binance import BinanceResource, Page
-from binance_assets.tables.schema import CookedHour, Dataset, MalformedData, table_schema
+from binance_assets.tables.batches import cooked_hours
+from binance_assets.tables.schema import (
+    CookedHour,
+    Dataset,
+    HourRows,
+    MalformedData,
+    epoch_ms,
+    table_schema,
+)
 
 HOUR_MS = int(HOUR.total_seconds() * 1000)
 
@@ -47,7 +54,9 @@ def lake_metadata(dataset: Dataset, zone: str, symbol: str) -> dict[str, Any]:
 
 @dataclass
 class HourFigures:
-    """Totals over the hours of one run, for materialization metadata."""
+    """What cooking found in each hour (for that hour's materialization) and over the run's
+    hours (for the run's last materialization: copied onto every hour, the run's totals would
+    make each of thousands of events several times larger)."""
 
     hours: int = 0
     complete_hours: int = 0
@@ -57,27 +66,36 @@ class HourFigures:
     hours_with_gaps: list[str] = field(default_factory=list)
     first_time: str | None = None
     last_time: str | None = None
+    unclaimed: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def add(self, key: str, raw: RawHour, cooked: CookedHour, time_column: str) -> None:
+    def add(self, hour: HourRows, cooked: CookedHour, time_column: str) -> None:
+        self.unclaimed[hour.key] = {
+            "duplicates_dropped": cooked.duplicates_dropped,
+            "missing_minutes": len(cooked.missing_minutes),
+        }
         self.hours += 1
-        self.complete_hours += raw.complete
+        self.complete_hours += hour.complete
         self.rows += cooked.frame.height
         self.duplicates_dropped += cooked.duplicates_dropped
         if cooked.missing_minutes:
             self.missing_minutes += len(cooked.missing_minutes)
-            self.hours_with_gaps.append(f"{key}: {', '.join(cooked.missing_minutes)}")
+            self.hours_with_gaps.append(f"{hour.key}: {', '.join(cooked.missing_minutes)}")
         if cooked.frame.height:
             times = cooked.frame[time_column]
             self.first_time = self.first_time or times.min().isoformat()
             self.last_time = times.max().isoformat()
+
+    def of_hour(self, key: str) -> dict[str, int]:
+        """The figures of one hour added earlier, handed out once."""
+        return self.unclaimed.pop(key, {})
 
     def as_metadata(self) -> dict[str, Any]:
         return {
             "run_rows": self.rows,
             "hours": self.hours,
             "complete_hours": self.complete_hours,
-            "duplicates_dropped": self.duplicates_dropped,
-            "missing_minutes": self.missing_minutes,
+            "run_duplicates_dropped": self.duplicates_dropped,
+            "run_missing_minutes": self.missing_minutes,
             "gaps": MetadataValue.md(
                 "\n".join(f"- {line}" for line in self.hours_with_gaps[:200]) or "none"
             ),
@@ -95,7 +113,7 @@ def split_by_hour(
     A row whose time does not belong to the hour being filled (out of order or out of the range)
     stays in that hour, so validation names it instead of it silently moving.
     """
-    starts = [_ms(partition_hour(key)) for key in keys]
+    starts = [epoch_ms(partition_hour(key)) for key in keys]
     index, rows, requests = 0, [], []
     for page in pages:
         requests.append(page.request)
@@ -127,35 +145,36 @@ def raw_stream(
 ) -> HourStream[RawHour | Rejected]:
     """Raw hours of the run's whole partition range, fetched page by page across hour boundaries.
 
-    Each hour is checked by cooking it once: a malformed hour becomes ``Rejected`` (kept in
+    Each hour is checked by cooking it: a malformed hour becomes ``Rejected`` (kept in
     quarantine by the IO manager, which then fails the run) and nothing after it is fetched.
     """
     window = context.partition_time_window
-    pages = fetch(symbol, _ms(window.start), _ms(window.end))
-    keys = list(context.partition_keys)
+    pages = fetch(symbol, epoch_ms(window.start), epoch_ms(window.end))
     figures = HourFigures()
+    uncooked: dict[str, tuple[HourRows, list[dict[str, Any]]]] = {}
+
+    def fetched() -> Iterator[HourRows]:
+        for key, rows, requests in split_by_hour(pages, list(context.partition_keys), dataset.time_of):
+            hour = partition_hour(key)
+            fetched_hour = HourRows(key, hour, rows, epoch_ms(hour) + HOUR_MS <= binance.server_time_ms())
+            uncooked[key] = fetched_hour, requests
+            yield fetched_hour
 
     def hours() -> Iterator[tuple[str, RawHour | Rejected]]:
-        for key, rows, requests in split_by_hour(pages, keys, dataset.time_of):
-            hour = partition_hour(key)
-            complete = _ms(hour) + HOUR_MS <= binance.server_time_ms()
-            try:
-                cooked = dataset.cook(rows, symbol, key, hour, complete)
-            except MalformedData as error:
-                yield key, Rejected(rows, requests, error)
-                return
-            raw = RawHour(rows, complete)
-            figures.add(key, raw, cooked, dataset.time_column)
-            yield key, raw
+        try:
+            for fetched_hour, cooked in cooked_hours(dataset, fetched(), symbol):
+                del uncooked[fetched_hour.key]
+                figures.add(fetched_hour, cooked, dataset.time_column)
+                yield fetched_hour.key, RawHour(fetched_hour.rows, fetched_hour.complete)
+        except MalformedData as error:
+            rejected, requests = uncooked[error.partition]
+            yield rejected.key, Rejected(rejected.rows, requests, error)
 
     return HourStream(
         hours(),
         lambda: {**figures.as_metadata(), **binance.stats.as_metadata(), **source_metadata()},
+        figures.of_hour,
     )
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def cooked_stream(
@@ -164,10 +183,13 @@ def cooked_stream(
     """Cooked frames for each raw hour, read from the lake one hour at a time."""
     figures = HourFigures()
 
-    def hours() -> Iterator[tuple[str, Any]]:
+    def stored() -> Iterator[HourRows]:
         for key, raw in raw_hours.items():
-            cooked = dataset.cook(raw.rows, symbol, key, partition_hour(key), raw.complete)
-            figures.add(key, raw, cooked, dataset.time_column)
-            yield key, cooked.frame
+            yield HourRows(key, partition_hour(key), raw.rows, raw.complete)
 
-    return HourStream(hours(), figures.as_metadata)
+    def hours() -> Iterator[tuple[str, Any]]:
+        for stored_hour, cooked in cooked_hours(dataset, stored(), symbol):
+            figures.add(stored_hour, cooked, dataset.time_column)
+            yield stored_hour.key, cooked.frame
+
+    return HourStream(hours(), figures.as_metadata, figures.of_hour)

@@ -41,17 +41,25 @@ class HourStream(Generic[T]):
     """Hours produced lazily, with metadata the producer fills in while it runs."""
 
     def __init__(
-        self, hours: Iterable[tuple[str, T]], metadata: Callable[[], Mapping[str, Any]] = dict
+        self,
+        hours: Iterable[tuple[str, T]],
+        metadata: Callable[[], Mapping[str, Any]] = dict,
+        hour_metadata: Callable[[str], Mapping[str, Any]] = lambda key: {},
     ) -> None:
         self._hours = hours
         self._metadata = metadata
+        self._hour_metadata = hour_metadata
 
     def __iter__(self) -> Iterator[tuple[str, T]]:
         return iter(self._hours)
 
     def metadata(self) -> Mapping[str, Any]:
-        """Figures about what was produced; complete only once the stream is exhausted."""
+        """Figures about the whole stream; complete only once it is exhausted."""
         return self._metadata()
+
+    def hour_metadata(self, key: str) -> Mapping[str, Any]:
+        """Figures about one hour, asked for once, after the stream produced it."""
+        return self._hour_metadata(key)
 
 
 class LakeHours(Mapping[str, T]):

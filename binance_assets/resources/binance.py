@@ -7,19 +7,22 @@ bounded retries with exponential backoff and jitter for transient failures (429 
 measured server-clock offset for signed calls. It pages any time range at 1000 rows a request.
 """
 
+from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from binance.client import Client
-from binance.exceptions import BinanceAPIException, BinanceRequestException
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
+
+if TYPE_CHECKING:  # python-binance costs ≈ 0.4 s to import: only the steps that call Binance pay it
+    from binance.client import Client
+    from binance.exceptions import BinanceAPIException
 
 PAGE_LIMIT = 1000
 MINUTE_MS = 60_000
@@ -97,7 +100,7 @@ class BinanceResource(ConfigurableResource):
         description="Fraction of weight_limit this process may use in a minute before it pauses.",
     )
 
-    _client: Client | None = PrivateAttr(default=None)
+    _client: Any = PrivateAttr(default=None)  # binance.client.Client, built on first use
     _clock_synced: bool = PrivateAttr(default=False)
     _stats: CallStats = PrivateAttr(default_factory=CallStats)
     _weight_minute: int | None = PrivateAttr(default=None)
@@ -109,6 +112,8 @@ class BinanceResource(ConfigurableResource):
     @property
     def client(self) -> Client:
         if self._client is None:
+            from binance.client import Client
+
             client = Client(
                 self.api_key,
                 self.api_secret,
@@ -219,6 +224,8 @@ class BinanceResource(ConfigurableResource):
 
     def _call(self, name: str, call: Callable[..., Any], **params: Any) -> Any:
         """One logical request with bounded retries of transient failures."""
+        from binance.exceptions import BinanceAPIException, BinanceRequestException
+
         log = get_dagster_logger()
         for attempt in range(1, self.max_attempts + 1):
             self._throttle(REQUEST_WEIGHT.get(name, 1))

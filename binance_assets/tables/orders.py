@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -13,8 +13,12 @@ from binance_assets.tables.schema import (
     Column,
     CookedHour,
     Dataset,
+    HourRows,
     MalformedData,
+    first_offending,
     parse_columns,
+    split_hours,
+    with_hour_columns,
 )
 
 DATASET = "orders"
@@ -39,33 +43,35 @@ TYPES = ["LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE
 SIDES = ["BUY", "SELL"]
 
 
-def cook(
-    orders: list[Any], symbol: str, partition: str, hour: datetime, complete: bool
-) -> CookedHour:
-    """Typed orders for one hour, by order id; an order whose ``time`` is outside the hour or
-    whose symbol is another pair is malformed. Repeated order ids are dropped and counted.
-    (``complete`` belongs to the shared signature: orders have no minute grid to check.)"""
-    for position, order in enumerate(orders):
-        if not isinstance(order, dict):
-            raise MalformedData(DATASET, partition, position, "*", order, "expected a JSON object")
+def cook(hours: Sequence[HourRows], symbol: str) -> list[CookedHour]:
+    """Typed orders for each hour, by order id; an order whose ``time`` is outside its hour or
+    whose symbol is another pair is malformed. Repeated order ids within an hour are dropped and
+    counted."""
+    for hour in hours:
+        for position, order in enumerate(hour.rows):
+            if not isinstance(order, dict):
+                raise MalformedData(DATASET, hour.key, position, "*", order, "expected a JSON object")
     source = pl.from_dicts(
-        orders,
+        [order for hour in hours for order in hour.rows],
         schema={column.source: pl.String for column in COLUMNS},
         strict=False,
-    ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
-    frame = parse_columns(source, COLUMNS, DATASET, partition)
-    start = int(hour.timestamp() * 1000)
-    time_ms = frame["order_time"].dt.epoch("ms")
-    checks = [
-        ((time_ms < start) | (time_ms >= start + HOUR_MS), "time", "order time outside the hour"),
-        (frame["symbol"] != symbol, "symbol", f"not {symbol}"),
-    ]
-    for bad, field, why in checks:
-        if bad.any():
-            position = int(bad.arg_true()[0])
-            raise MalformedData(DATASET, partition, position, field, orders[position].get(field), why)
-    unique = frame.unique(subset="order_id", keep="first", maintain_order=True)
-    return CookedHour(unique.sort("order_id"), frame.height - unique.height)
+    )
+    frame = parse_columns(with_hour_columns(source, hours), COLUMNS, DATASET, hours)
+    time_ms = pl.col("order_time").dt.epoch("ms")
+    malformed = first_offending(
+        frame,
+        [
+            ((time_ms < pl.col("_start")) | (time_ms >= pl.col("_start") + HOUR_MS), "time", "order time outside the hour"),
+            (pl.col("symbol") != symbol, "symbol", f"not {symbol}"),
+        ],
+    )
+    if malformed:
+        position, row, field, why = malformed
+        hour = hours[position]
+        raise MalformedData(DATASET, hour.key, row, field, hour.rows[row].get(field), why)
+    unique = frame.unique(subset=["_hour", "order_id"], keep="first", maintain_order=True)
+    tables = split_hours(unique.sort("_hour", "order_id"), len(hours))
+    return [CookedHour(table, len(hour.rows) - table.height) for hour, table in zip(hours, tables)]
 
 
 def order_time_of(order: Any) -> int:

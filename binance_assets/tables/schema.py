@@ -31,6 +31,16 @@ class Column:
 
 
 @dataclass(frozen=True)
+class HourRows:
+    """One hour of raw rows as cooking takes them; ``complete`` when the hour had closed."""
+
+    key: str
+    hour: datetime
+    rows: list[Any]
+    complete: bool
+
+
+@dataclass(frozen=True)
 class CookedHour:
     """One hour of a cooked table, with what cooking it found."""
 
@@ -40,11 +50,11 @@ class CookedHour:
 
 
 class Cook(Protocol):
-    """Raw rows of one hour → its cooked table; raises ``MalformedData``."""
+    """Raw rows of consecutive hours → each hour's cooked table, in order; raises
+    ``MalformedData``. One call cooks many hours because polars' cost per call, not per row,
+    dominates an hour of 60 candles."""
 
-    def __call__(
-        self, rows: list[Any], symbol: str, partition: str, hour: datetime, complete: bool
-    ) -> CookedHour: ...
+    def __call__(self, hours: Sequence[HourRows], symbol: str) -> list[CookedHour]: ...
 
 
 @dataclass(frozen=True)
@@ -123,16 +133,17 @@ def _faithful(source: pl.Expr, converted: pl.Expr, dtype: pl.DataType) -> pl.Exp
 
 
 def parse_columns(
-    raw: pl.DataFrame, columns: Sequence[Column], dataset: str, partition: str
+    raw: pl.DataFrame, columns: Sequence[Column], dataset: str, hours: Sequence[HourRows]
 ) -> pl.DataFrame:
     """Typed contract columns from a frame of source strings; raises ``MalformedData`` on the first
     value that is missing or not exactly representable.
 
-    ``raw`` holds one String column per source field (as sent, numbers rendered as text) and a
-    ``_row`` column with each row's position in the raw JSON array.
+    ``raw`` holds one String column per source field (as sent, numbers rendered as text) and the
+    columns of ``with_hour_columns``, which are kept, so errors name the partition and the row's
+    position in its raw JSON array.
     """
     typed = raw.select(
-        "_row",
+        *HOUR_COLUMNS,
         *[_converted(pl.col(c.source), c.dtype).alias(c.name) for c in columns],
         *[
             (pl.col(c.source).is_not_null() & _faithful(pl.col(c.source), _converted(pl.col(c.source), c.dtype), c.dtype))
@@ -146,7 +157,57 @@ def parse_columns(
     if bad.height:
         first = bad.row(0, named=True)
         column = next(c for c in columns if not first[f"_ok_{c.name}"])
-        value = raw.filter(pl.col("_row") == first["_row"])[column.source][0]
+        at = (pl.col("_hour") == first["_hour"]) & (pl.col("_row") == first["_row"])
+        value = raw.filter(at)[column.source][0]
         why = "missing" if value is None else f"not a valid {column.dtype}"
+        partition = hours[first["_hour"]].key
         raise MalformedData(dataset, partition, first["_row"], column.source, value, why)
-    return typed.select(c.name for c in columns)
+    return typed.select(*HOUR_COLUMNS, *(c.name for c in columns))
+
+
+# Columns that tie a row of a many-hour frame to its hour: the hour's position in the batch, the
+# row's position in that hour's raw JSON array, and the hour's start in epoch milliseconds.
+HOUR_COLUMNS = ("_hour", "_row", "_start")
+
+
+def hour_positions(counts: Sequence[int]) -> pl.Series:
+    """For rows laid out hour after hour, each row's hour position (0, 0, …, 1, 1, …)."""
+    positions = pl.Series(range(len(counts)), dtype=pl.Int32)
+    return positions.repeat_by(pl.Series(counts, dtype=pl.UInt32)).explode().drop_nulls().alias("_hour")
+
+
+def with_hour_columns(frame: pl.DataFrame, hours: Sequence[HourRows]) -> pl.DataFrame:
+    """``frame`` (all hours' rows, in order) with the ``HOUR_COLUMNS``."""
+    starts = pl.Series([epoch_ms(hour.hour) for hour in hours], dtype=pl.Int64)
+    return frame.with_columns(hour_positions([len(hour.rows) for hour in hours])).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).over("_hour").alias("_row"),
+        pl.lit(starts).gather(pl.col("_hour")).alias("_start"),
+    )
+
+
+def first_offending(
+    frame: pl.DataFrame, checks: Sequence[tuple[pl.Expr, str, str]]
+) -> tuple[int, int, str, str] | None:
+    """(hour position, row, field, why) of the first row flagged by the first of ``checks``
+    (condition, field, why) that flags any, or None when no row is flagged."""
+    for condition, field, why in checks:
+        bad = frame.filter(condition).select("_hour", "_row")
+        if bad.height:
+            hour, row = bad.row(0)
+            return hour, row, field, why
+    return None
+
+
+def split_hours(frame: pl.DataFrame, count: int) -> list[pl.DataFrame]:
+    """A many-hour frame, ordered by hour, back into ``count`` frames without the hour columns;
+    an hour without rows gets an empty frame of the same schema."""
+    parts = frame.partition_by("_hour", as_dict=True, maintain_order=True)
+    empty = frame.drop(HOUR_COLUMNS).clear()
+    return [
+        parts[(position,)].drop(HOUR_COLUMNS) if (position,) in parts else empty
+        for position in range(count)
+    ]
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
