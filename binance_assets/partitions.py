@@ -9,6 +9,7 @@ from dagster import HourlyPartitionsDefinition, PartitionKeyRange
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 DEFAULT_START_DATE = "2025-01-01-00:00"
 HOUR = timedelta(hours=1)
+HOUR_MS = 3_600_000
 
 
 def start_date() -> str:
@@ -33,6 +34,11 @@ def partition_hour(partition_key: str) -> datetime:
 
 def partition_key(hour: datetime) -> str:
     return hour.astimezone(timezone.utc).strftime(PARTITION_FORMAT)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, Binance's unit of time."""
+    return int(moment.timestamp() * 1000)
 
 
 # end_offset=1 adds the still-open current hour, which the near-real-time refresh keeps up to date.

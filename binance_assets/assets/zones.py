@@ -14,7 +14,7 @@ from typing import Any
 from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, asset
 
 from binance_assets.lake.hours import HourStream, RawHour, Rejected
-from binance_assets.partitions import HOUR, hourly_partitions, partition_hour
+from binance_assets.partitions import HOUR_MS, epoch_ms, hourly_partitions, partition_hour
 from binance_assets.resources.binance import BinanceResource, Page
 from binance_assets.tables.batches import cooked_hours
 from binance_assets.tables.schema import (
@@ -22,11 +22,8 @@ from binance_assets.tables.schema import (
     Dataset,
     HourRows,
     MalformedData,
-    epoch_ms,
     table_schema,
 )
-
-HOUR_MS = int(HOUR.total_seconds() * 1000)
 
 
 def lake_asset(dataset: Dataset, zone: str, symbol: str, **options: Any) -> Callable[..., Any]:
@@ -145,8 +142,9 @@ def raw_stream(
 ) -> HourStream[RawHour | Rejected]:
     """Raw hours of the run's whole partition range, fetched page by page across hour boundaries.
 
-    Each hour is checked by cooking it: a malformed hour becomes ``Rejected`` (kept in
-    quarantine by the IO manager, which then fails the run) and nothing after it is fetched.
+    Each hour is checked by cooking it (a day of hours at a time): a malformed hour becomes
+    ``Rejected`` (kept in quarantine by the IO manager, which then fails the run), the hours
+    before it are stored, and nothing after its day is fetched.
     """
     window = context.partition_time_window
     pages = fetch(symbol, epoch_ms(window.start), epoch_ms(window.end))

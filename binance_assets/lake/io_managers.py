@@ -96,11 +96,9 @@ class LakeIOManager(ConfigurableIOManager):
                 unsettled.append((key, value))
                 if len(unsettled) == SETTLE_EVERY_HOURS:
                     self._settle(storage, meta, unsettled)
-                self._add_hour_metadata(context, key, {
-                    "dagster/row_count": _row_count(value),
-                    "path": storage.url(self._file_key(meta, key, self.file_name(meta))),
-                    **obj.hour_metadata(key),
-                })
+                path = storage.url(self._file_key(meta, key, self.file_name(meta)))
+                figures = {"dagster/row_count": _row_count(value), "path": path}
+                self._add_hour_metadata(context, key, {**figures, **obj.hour_metadata(key)})
         finally:
             self._settle(storage, meta, unsettled)
         missing = sorted(covered.difference(written))

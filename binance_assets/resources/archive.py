@@ -36,6 +36,7 @@ import requests
 from dagster import ConfigurableResource, MetadataValue, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
+from binance_assets.partitions import epoch_ms
 from binance_assets.resources.binance import PAGE_LIMIT, BinanceResource, Page
 
 MINUTE_MS = 60_000
@@ -227,7 +228,7 @@ def periods(start_ms: int, end_ms: int) -> Iterator[Period]:
 def _month(day_ms: int) -> Period:
     moment = datetime.fromtimestamp(day_ms / 1000, tz=timezone.utc)
     days = calendar.monthrange(moment.year, moment.month)[1]
-    start = int(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    start = epoch_ms(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc))
     return Period("monthly", f"{moment:%Y-%m}", start, start + days * DAY_MS)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from binance_assets.partitions import HOUR_MS, epoch_ms
 from binance_assets.tables.schema import (
     DECIMAL,
     TIMESTAMP,
@@ -18,14 +19,12 @@ from binance_assets.tables.schema import (
     MalformedData,
     first_offending,
     parse_columns,
-    epoch_ms,
     split_hours,
     with_hour_columns,
 )
 
 DATASET = "candles"
 MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
 CLOSE_OFFSET_MS = MINUTE_MS - 1
 
 # Binance's kline row, by position.

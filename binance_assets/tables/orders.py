@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from binance_assets.partitions import HOUR_MS
 from binance_assets.tables.schema import (
     DECIMAL,
     TIMESTAMP,
@@ -22,7 +23,6 @@ from binance_assets.tables.schema import (
 )
 
 DATASET = "orders"
-HOUR_MS = 3_600_000
 
 COLUMNS = [
     Column("symbol", pl.String, "Symbol", "symbol"),

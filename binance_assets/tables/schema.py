@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import polars as pl
 from dagster import TableColumn, TableSchema
 
+from binance_assets.partitions import epoch_ms
+
 DECIMAL = pl.Decimal(38, 8)
 TIMESTAMP = pl.Datetime("ms", "UTC")
 
@@ -208,6 +210,3 @@ def split_hours(frame: pl.DataFrame, count: int) -> list[pl.DataFrame]:
         for position in range(count)
     ]
 
-
-def epoch_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
