@@ -17,8 +17,8 @@ from binance_assets.tables.schema import (
     Dataset,
     HourRows,
     MalformedData,
-    first_offending,
     parse_columns,
+    reject_offending,
     split_hours,
     with_hour_columns,
 )
@@ -85,17 +85,16 @@ def cook(hours: Sequence[HourRows], symbol: str) -> list[CookedHour]:
     frame = parse_columns(_source_frame(hours, symbol), COLUMNS, DATASET, hours)
     open_ms = pl.col("candle_open_time").dt.epoch("ms")
     close_ms = pl.col("candle_close_time").dt.epoch("ms")
-    malformed = first_offending(
+    reject_offending(
         frame,
         [
             ((open_ms < pl.col("_start")) | (open_ms >= pl.col("_start") + HOUR_MS), "open_time", "open time outside the hour"),
             (close_ms != open_ms + CLOSE_OFFSET_MS, "close_time", "close time is not open time + 59,999 ms"),
         ],
+        DATASET,
+        hours,
+        lambda row, field: row,
     )
-    if malformed:
-        position, row, field, why = malformed
-        hour = hours[position]
-        raise MalformedData(DATASET, hour.key, row, field, hour.rows[row], why)
     unique = frame
     if not _strictly_increasing(frame["candle_open_time"]):  # the usual case skips two passes
         unique = frame.unique(subset=["_hour", "candle_open_time"], keep="first", maintain_order=True)

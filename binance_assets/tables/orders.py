@@ -16,8 +16,8 @@ from binance_assets.tables.schema import (
     Dataset,
     HourRows,
     MalformedData,
-    first_offending,
     parse_columns,
+    reject_offending,
     split_hours,
     with_hour_columns,
 )
@@ -58,17 +58,16 @@ def cook(hours: Sequence[HourRows], symbol: str) -> list[CookedHour]:
     )
     frame = parse_columns(with_hour_columns(source, hours), COLUMNS, DATASET, hours)
     time_ms = pl.col("order_time").dt.epoch("ms")
-    malformed = first_offending(
+    reject_offending(
         frame,
         [
             ((time_ms < pl.col("_start")) | (time_ms >= pl.col("_start") + HOUR_MS), "time", "order time outside the hour"),
             (pl.col("symbol") != symbol, "symbol", f"not {symbol}"),
         ],
+        DATASET,
+        hours,
+        lambda order, field: order.get(field),
     )
-    if malformed:
-        position, row, field, why = malformed
-        hour = hours[position]
-        raise MalformedData(DATASET, hour.key, row, field, hour.rows[row].get(field), why)
     unique = frame.unique(subset=["_hour", "order_id"], keep="first", maintain_order=True)
     tables = split_hours(unique.sort("_hour", "order_id"), len(hours))
     return [CookedHour(table, len(hour.rows) - table.height) for hour, table in zip(hours, tables)]

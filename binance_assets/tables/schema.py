@@ -187,17 +187,21 @@ def with_hour_columns(frame: pl.DataFrame, hours: Sequence[HourRows]) -> pl.Data
     )
 
 
-def first_offending(
-    frame: pl.DataFrame, checks: Sequence[tuple[pl.Expr, str, str]]
-) -> tuple[int, int, str, str] | None:
-    """(hour position, row, field, why) of the first row flagged by the first of ``checks``
-    (condition, field, why) that flags any, or None when no row is flagged."""
+def reject_offending(
+    frame: pl.DataFrame,
+    checks: Sequence[tuple[pl.Expr, str, str]],
+    dataset: str,
+    hours: Sequence[HourRows],
+    shown: Callable[[Any, str], object],
+) -> None:
+    """Raise ``MalformedData`` for the first row flagged by the first of ``checks`` (condition,
+    field, why) that flags any; ``shown(raw row, field)`` is the value the error quotes."""
     for condition, field, why in checks:
         bad = frame.filter(condition).select("_hour", "_row")
         if bad.height:
-            hour, row = bad.row(0)
-            return hour, row, field, why
-    return None
+            position, row = bad.row(0)
+            hour = hours[position]
+            raise MalformedData(dataset, hour.key, row, field, shown(hour.rows[row], field), why)
 
 
 def split_hours(frame: pl.DataFrame, count: int) -> list[pl.DataFrame]:
