@@ -91,13 +91,12 @@ class LakeIOManager(ConfigurableIOManager):
                         f"{context.asset_key.to_user_string()} produced partition {key}, "
                         f"which this run does not cover ({expected[0]}...{expected[-1]})"
                     )
-                self.write_hour(storage, meta, key, value)
+                data_key = self.write_hour(storage, meta, key, value)
                 written.append(key)
                 unsettled.append((key, value))
                 if len(unsettled) == SETTLE_EVERY_HOURS:
                     self._settle(storage, meta, unsettled)
-                path = storage.url(self._file_key(meta, key, self.file_name(meta)))
-                figures = {"dagster/row_count": _row_count(value), "path": path}
+                figures = {"dagster/row_count": _row_count(value), "path": storage.url(data_key)}
                 self._add_hour_metadata(context, key, {**figures, **obj.hour_metadata(key)})
         finally:
             self._settle(storage, meta, unsettled)
@@ -145,8 +144,8 @@ class LakeIOManager(ConfigurableIOManager):
     @abstractmethod
     def write_hour(
         self, storage: LakeStorage, meta: Mapping[str, Any], key: str, value: Any
-    ) -> None:
-        """Write one hour so that a reader never sees a part of it."""
+    ) -> str:
+        """Write one hour so that a reader never sees a part of it; returns its data file's key."""
 
     @abstractmethod
     def read_hour(self, storage: LakeStorage, meta: Mapping[str, Any], key: str) -> Any:
@@ -171,15 +170,15 @@ class RawZoneIOManager(LakeIOManager):
 
     def write_hour(
         self, storage: LakeStorage, meta: Mapping[str, Any], key: str, value: RawHour | Rejected
-    ) -> None:
+    ) -> str:
         if isinstance(value, Rejected):
             kept_at = self.quarantine(storage, meta, key, value)
             raise QuarantinedResponse(f"{value.error}; the response is kept at {kept_at}") from value.error
         data_key = self._file_key(meta, key, self.file_name(meta))
-        marker_key = self._file_key(meta, key, SUCCESS_MARKER)
         if not value.complete:
-            storage.delete(marker_key)
+            storage.delete(self._file_key(meta, key, SUCCESS_MARKER))
         storage.write(data_key, json.dumps(value.rows, separators=(",", ":")).encode())
+        return data_key
 
     def finish_hour(self, storage: LakeStorage, meta: Mapping[str, Any], key: str, value: RawHour) -> None:
         """``_SUCCESS`` for a closed hour, written once its data is durable."""
@@ -229,10 +228,12 @@ class ParquetIOManager(LakeIOManager):
 
     def write_hour(
         self, storage: LakeStorage, meta: Mapping[str, Any], key: str, value: pl.DataFrame
-    ) -> None:
+    ) -> str:
         buffer = io.BytesIO()
         value.write_parquet(buffer, compression="zstd", statistics=True)
-        storage.write(self._file_key(meta, key, self.file_name(meta)), buffer.getvalue())
+        data_key = self._file_key(meta, key, self.file_name(meta))
+        storage.write(data_key, buffer.getvalue())
+        return data_key
 
     def read_hour(self, storage: LakeStorage, meta: Mapping[str, Any], key: str) -> pl.DataFrame:
         return pl.read_parquet(io.BytesIO(storage.read(self._file_key(meta, key, self.file_name(meta)))))
