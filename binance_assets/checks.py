@@ -229,16 +229,16 @@ def _sample(frame: pl.DataFrame) -> MetadataValue:
 def _chunk(dataset: Dataset, frames: dict[str, pl.DataFrame], previous: pl.DataFrame | None) -> Chunk:
     """One frame of the hours in ``frames`` (contract columns only), tagged with partition and
     hour start."""
-    keys = list(frames)
+    hours = [(key, partition_hour(key)) for key in frames]
     positions = hour_positions([frame.height for frame in frames.values()])
-    starts = pl.Series([partition_hour(key) for key in keys], dtype=TIMESTAMP)
+    starts = pl.Series([hour for _, hour in hours], dtype=TIMESTAMP)
     frame = pl.concat([frame.select(c.name for c in dataset.columns) for frame in frames.values()])
     frame = frame.select(
-        pl.Series("partition", keys, dtype=pl.String).gather(positions),
+        pl.Series("partition", list(frames), dtype=pl.String).gather(positions),
         pl.all(),
         starts.gather(positions).alias("_hour_start"),
     )
-    return Chunk(frame, [(key, partition_hour(key)) for key in keys], previous)
+    return Chunk(frame, hours, previous)
 
 
 def evaluate(
