@@ -1,13 +1,11 @@
-"""Asset checks on the cooked tables, and the freshness of their latest partition.
+"""Asset checks on each pair's cooked tables.
 
-Each table has one multi-check that reads the run's hours once, in order, and evaluates every rule
-over the whole range: one evaluation per run, whatever its length, with the failing hours and rows
-in the metadata (cheaper than one evaluation per hour, which multiplies Dagster's bookkeeping).
-
-A rule that proves the table wrong (schema, OHLC, volumes, order invariants) is an ERROR and
-blocking: nothing downstream runs. A rule about what the market did (gaps in the minutes, a jump
-across an hour boundary) is a WARN and non-blocking: Binance really has minutes without trades,
-and a gap is reported, never filled in.
+A table's checks read the run's hours from the lake once, in order, and evaluate every rule a
+week of hours per polars call. A rule that proves the table wrong (schema, close times, OHLC,
+volumes, order invariants) is an ERROR and blocking: nothing downstream runs. A rule about what
+the market did (gaps in the minutes, a jump across an hour boundary) is a WARN and non-blocking:
+Binance really has minutes without trades, and a gap is reported, never filled in. What cooking
+already guarantees (unique open times and order ids, times inside their hour) is not checked again.
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,20 +15,18 @@ from datetime import datetime, timezone
 import polars as pl
 from dagster import (
     AssetChecksDefinition,
-    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetIn,
-    DefaultSensorStatus,
+    AssetKey,
     MetadataValue,
-    build_sensor_for_freshness_checks,
-    build_time_partition_freshness_checks,
+    PartitionsDefinition,
     multi_asset_check,
 )
 
-from binance_assets.lake.hours import LakeHours
-from binance_assets.partitions import HOUR, partition_hour, run_partition_keys
+from binance_assets.lake.zones import Hours
+from binance_assets.partitions import HOUR, MINUTE_MS, partition_hour
 from binance_assets.tables import candles as candles_table
 from binance_assets.tables import orders as orders_table
 from binance_assets.tables.batches import batches
@@ -45,10 +41,6 @@ CHECK_CHUNK_HOURS = 168
 # previous hour's close. A move of more than 1% across one minute boundary is rare enough to be
 # worth a look (a stale, shifted or foreign hour), yet real markets make it: a warning.
 MAX_BOUNDARY_JUMP = 0.01
-
-# The hourly run starts at :05 and the near-real-time refresh every 5 minutes; by :15 the latest
-# partition (the open hour, thanks to end_offset=1) must have been materialized.
-FRESHNESS_DEADLINE_CRON = "15 * * * *"
 
 
 @dataclass(frozen=True)
@@ -86,20 +78,13 @@ def _outside(column: str, low: str, high: str) -> pl.Expr:
     return (pl.col(low) > pl.col(column)) | (pl.col(column) > pl.col(high))
 
 
-def _outside_hour_or_repeated(chunk: Chunk) -> pl.DataFrame:
-    time, start = pl.col("candle_open_time"), pl.col("_hour_start")
-    return chunk.frame.filter(
-        time.is_duplicated().over("partition") | (time < start) | (time >= start + HOUR)
-    )
-
-
 def _missing_minutes(chunk: Chunk) -> pl.DataFrame:
     """Minutes of each hour without a candle; an hour still open counts only those before its
     last candle (later minutes have not happened yet). Only hours short of 60 distinct whole
     minutes are looked at one by one."""
     time = pl.col("candle_open_time")
     whole_minutes = chunk.frame.group_by("partition").agg(
-        time.filter(time.dt.epoch("ms") % candles_table.MINUTE_MS == 0).n_unique().alias("minutes")
+        time.filter(time.dt.epoch("ms") % MINUTE_MS == 0).n_unique().alias("minutes")
     )
     present = dict(whole_minutes.iter_rows())
     now = datetime.now(timezone.utc)
@@ -150,11 +135,6 @@ CANDLE_RULES = [
         ),
     ),
     Rule(
-        "candles_open_time",
-        "Open times are unique and inside the partition's hour.",
-        _outside_hour_or_repeated,
-    ),
-    Rule(
         "candles_ohlc",
         "low ≤ open ≤ high and low ≤ close ≤ high.",
         _rows_where(
@@ -187,11 +167,6 @@ CANDLE_RULES = [
 
 ORDER_RULES = [
     Rule(
-        "orders_unique_id",
-        "order_id is unique.",
-        _rows_where(pl.col("order_id").is_duplicated().over("partition")),
-    ),
-    Rule(
         "orders_executed_qty",
         "executed_qty ≤ orig_qty.",
         _rows_where(pl.col("executed_qty") > pl.col("orig_qty")),
@@ -216,6 +191,9 @@ ORDER_RULES = [
         ),
     ),
 ]
+
+
+RULES = {"candles": CANDLE_RULES, "orders": ORDER_RULES}
 
 
 def _sample(frame: pl.DataFrame) -> MetadataValue:
@@ -303,59 +281,44 @@ def evaluate(
         )
 
 
-def _run_hours(context: AssetCheckExecutionContext, table: LakeHours) -> LakeHours:
-    """The hours of the run that is checking.
-
-    The checks are not partitioned: Dagster 1.13 records a partitioned check's result for a
-    single-run range against no partition, leaving every hour's check "planned" forever. One
-    unpartitioned evaluation per run, over exactly the run's hours, is both honest and cheap.
-    """
-    return table.only(run_partition_keys(context.run.tags))
-
-
-def _specs(asset: str, columns: Sequence[Column], rules: Sequence[Rule]) -> list[AssetCheckSpec]:
+def _specs(
+    table: AssetKey, columns: Sequence[Column], rules: Sequence[Rule], partitions: PartitionsDefinition
+) -> list[AssetCheckSpec]:
     schema = AssetCheckSpec(
-        f"{asset}_schema",
-        asset=asset,
+        f"{table.path[-1]}_schema",
+        asset=table,
         blocking=True,
+        partitions_def=partitions,
         description="Column names, order and types match the contract: "
         + ", ".join(f"{c.name} ({c.dtype})" for c in columns),
     )
     return [schema] + [
         AssetCheckSpec(
             rule.name,
-            asset=asset,
+            asset=table,
             blocking=rule.severity == AssetCheckSeverity.ERROR,
+            partitions_def=partitions,
             description=rule.description,
         )
         for rule in rules
     ]
 
 
-def table_checks(dataset: Dataset, rules: Sequence[Rule]) -> AssetChecksDefinition:
-    """One multi-check for a cooked table: its schema check and its rules, over the run's hours."""
+def table_checks(
+    dataset: Dataset, table: AssetKey, partitions: PartitionsDefinition
+) -> AssetChecksDefinition:
+    """One multi-check for a pair's cooked table: its schema check and its rules, over the hours
+    of the run, read once from the lake. The checks are partitioned by hour, so a one-hour run
+    (every scheduled run) records each result on its hour; a range run records one result for
+    the range, with the failing hours in its metadata."""
+    rules = RULES[dataset.name]
 
     @multi_asset_check(
-        name=f"{dataset.name}_checks",
-        specs=_specs(dataset.name, dataset.columns, rules),
-        ins={"table": AssetIn(dataset.name)},
+        name=f"{table.path[0]}_{dataset.name}_checks",
+        specs=_specs(table, dataset.columns, rules, partitions),
+        ins={"hours": AssetIn(table)},
     )
-    def checks(context: AssetCheckExecutionContext, table: LakeHours) -> Iterator[AssetCheckResult]:
-        yield from evaluate(dataset, _run_hours(context, table), rules)
+    def checks(hours: Hours) -> Iterator[AssetCheckResult]:
+        yield from evaluate(dataset, hours, rules)
 
     return checks
-
-
-candles_checks = table_checks(candles_table.CANDLES, CANDLE_RULES)
-orders_checks = table_checks(orders_table.ORDERS, ORDER_RULES)
-
-
-freshness_checks = build_time_partition_freshness_checks(
-    assets=["candles", "orders"], deadline_cron=FRESHNESS_DEADLINE_CRON, timezone="UTC"
-)
-
-freshness_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks,
-    name="freshness_checks_sensor",
-    default_status=DefaultSensorStatus.RUNNING,
-)

@@ -1,49 +1,49 @@
-"""The code location: assets, checks, resources and schedules, configured from the environment."""
+"""The code location: every configured pair's assets and checks, the jobs and schedules, and the
+resources, built from the environment as it is when the code location loads."""
 
-import os
+from __future__ import annotations
 
-from dagster import ConfigurableResource, Definitions, EnvVar
+from dagster import Definitions
 
-from binance_assets import schedules, settings
-from binance_assets.assets import candles, orders
-from binance_assets.checks import candles_checks, freshness_checks, freshness_sensor, orders_checks
+from binance_assets import schedules
+from binance_assets.assets.pair import PairAssets, pair_assets
 from binance_assets.lake.io_managers import ParquetIOManager, RawZoneIOManager
+from binance_assets.lake.resource import Lake
+from binance_assets.partitions import hourly_partitions
 from binance_assets.resources.archive import BinanceArchive
 from binance_assets.resources.binance import BinanceResource
+from binance_assets.settings import Settings
 
-
-def lake_url() -> str | EnvVar:
-    return settings.env_or_default("LAKE_URL", "data/lake")
-
-
-def s3() -> ConfigurableResource | None:
-    """dagster-aws's S3 resource (standard AWS_* variables) when the lake is on S3; a local lake
-    does without, so its step processes never import dagster-aws."""
-    if not os.environ.get("LAKE_URL", "").startswith("s3://"):
-        return None
+def lake(settings: Settings) -> Lake:
+    """The lake, with dagster-aws's S3 resource (standard AWS_* variables) when it is on S3; a
+    local lake does without, so its step processes never import dagster-aws."""
+    if not settings.lake_on_s3:
+        return Lake()
     from dagster_aws.s3 import S3Resource
 
-    return S3Resource()
+    return Lake(s3=S3Resource())
 
 
-lake_s3 = s3()
+def build_definitions(settings: Settings) -> Definitions:
+    hours = hourly_partitions(settings.start_date)
+    pairs: list[PairAssets] = [pair_assets(symbol, hours) for symbol in settings.symbols]
+    candles_job = schedules.dataset_job("candles", [pair.candles for pair in pairs])
+    orders_job = schedules.dataset_job("orders", [pair.orders for pair in pairs])
+    the_lake = lake(settings)
+    return Definitions(
+        assets=[a for pair in pairs for a in pair.assets()],
+        asset_checks=[c for pair in pairs for c in pair.checks()],
+        jobs=[candles_job, orders_job],
+        schedules=schedules.dataset_schedules(candles_job, hours, "candles", schedules.orders_default_status(True))
+        + schedules.dataset_schedules(orders_job, hours, "orders", schedules.orders_default_status(settings.credentials_configured)),
+        resources={
+            "binance": BinanceResource(),
+            "binance_archive": BinanceArchive(),
+            "lake": the_lake,
+            "raw_zone_io_manager": RawZoneIOManager(lake=the_lake),
+            "parquet_io_manager": ParquetIOManager(lake=the_lake),
+        },
+    )
 
-defs = Definitions(
-    assets=[candles.raw_candles, candles.candles, orders.raw_orders, orders.orders],
-    asset_checks=[candles_checks, orders_checks, *freshness_checks],
-    jobs=schedules.jobs,
-    schedules=schedules.schedules,
-    sensors=[freshness_sensor],
-    resources={
-        "binance": BinanceResource(
-            api_url=settings.env_or_default("BINANCE_API_URL", "https://api.binance.com"),
-            api_key=settings.optional_env("BINANCE_API_KEY"),
-            api_secret=settings.optional_env("BINANCE_API_SECRET"),
-        ),
-        "binance_archive": BinanceArchive(
-            archive_url=settings.env_or_default("BINANCE_ARCHIVE_URL", "https://data.binance.vision")
-        ),
-        "raw_zone_io_manager": RawZoneIOManager(lake_url=lake_url(), s3=lake_s3),
-        "parquet_io_manager": ParquetIOManager(lake_url=lake_url(), s3=lake_s3),
-    },
-)
+
+defs = build_definitions(Settings.from_env())

@@ -1,34 +1,40 @@
-"""Hourly UTC partitions starting at ``BINANCE_START_DATE``."""
+"""Time: the hourly and daily UTC partitions, and the units Binance counts in (milliseconds)."""
 
-import os
-from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
-from dagster import HourlyPartitionsDefinition, PartitionKeyRange
+from dagster import DailyPartitionsDefinition, HourlyPartitionsDefinition
 
-PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
-DEFAULT_START_DATE = "2025-01-01-00:00"
+from binance_assets.settings import PARTITION_FORMAT
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
 HOUR = timedelta(hours=1)
-HOUR_MS = 3_600_000
+DAY_FORMAT = "%Y-%m-%d"
 
 
-def start_date() -> str:
-    """The first partition, validated early so a typo fails at load time, naming the variable."""
-    value = os.getenv("BINANCE_START_DATE") or DEFAULT_START_DATE
-    try:
-        partition_hour(value)
-    except ValueError as error:
-        raise ValueError(
-            f"BINANCE_START_DATE={value!r} is not an hour in the form YYYY-MM-DD-HH:MM (UTC)"
-        ) from error
-    return value
+def hourly_partitions(start_date: str) -> HourlyPartitionsDefinition:
+    """Hours from ``start_date``; ``end_offset=1`` adds the still-open current hour, which the
+    near-real-time refresh keeps up to date."""
+    return HourlyPartitionsDefinition(
+        start_date=start_date, timezone="UTC", fmt=PARTITION_FORMAT, end_offset=1
+    )
+
+
+def daily_partitions(start_date: str) -> DailyPartitionsDefinition:
+    """UTC days from the day of ``start_date``; a day exists once it has ended."""
+    return DailyPartitionsDefinition(start_date=start_date[:10], timezone="UTC", fmt=DAY_FORMAT)
 
 
 def partition_hour(partition_key: str) -> datetime:
-    """The UTC start of an hourly partition key such as ``2025-01-01-00:00``."""
-    hour = datetime.strptime(partition_key, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
+    """The UTC start of an hourly partition key such as ``2025-01-01-00:00``; a key off the hour
+    is refused (Dagster would otherwise round it to an hour silently)."""
+    try:
+        hour = datetime.strptime(partition_key, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError as error:
+        raise ValueError(f"partition key {partition_key!r} is not an hour (YYYY-MM-DD-HH:00)") from error
     if hour.minute:
-        raise ValueError(f"partition key {partition_key!r} is not on the hour")
+        raise ValueError(f"partition key {partition_key!r} is not on the hour (YYYY-MM-DD-HH:00)")
     return hour
 
 
@@ -36,32 +42,18 @@ def partition_key(hour: datetime) -> str:
     return hour.astimezone(timezone.utc).strftime(PARTITION_FORMAT)
 
 
+def day_hours(day_key: str) -> list[str]:
+    """The 24 hourly partition keys of a daily partition key."""
+    day = datetime.strptime(day_key, DAY_FORMAT).replace(tzinfo=timezone.utc)
+    return [partition_key(day + hour * HOUR) for hour in range(24)]
+
+
 def epoch_ms(moment: datetime) -> int:
     """Milliseconds since the epoch, Binance's unit of time."""
     return int(moment.timestamp() * 1000)
 
 
-# end_offset=1 adds the still-open current hour, which the near-real-time refresh keeps up to date.
-hourly_partitions = HourlyPartitionsDefinition(
-    start_date=start_date(), timezone="UTC", fmt=PARTITION_FORMAT, end_offset=1
-)
-
-
-# The tags Dagster puts on partitioned runs (not exported by dagster's public API).
-PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def run_partition_keys(tags: Mapping[str, str]) -> list[str]:
-    """The hours a run covers, from the tags Dagster puts on a one-hour run or a single-run range.
-
-    Steps that are not themselves partitioned (the asset checks) use it to see only the run's hours.
-    """
-    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
-        return hourly_partitions.get_partition_keys_in_range(
-            PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
-        )
-    if PARTITION_TAG in tags:
-        return [tags[PARTITION_TAG]]
-    raise ValueError(f"the run has no partition or partition range tags: {dict(tags)}")
+def hour_closed(hour: datetime, now_ms: int) -> bool:
+    """Whether ``hour`` had ended at ``now_ms``: the one rule for ``_SUCCESS``, always applied to
+    Binance's clock (the raw zone is complete when Binance says the hour is over)."""
+    return epoch_ms(hour) + HOUR_MS <= now_ms

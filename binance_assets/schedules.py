@@ -21,14 +21,14 @@ A state set in the UI overrides the default and is kept in the instance across d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import Any
 
 from dagster import (
     AssetSelection,
-    AssetsDefinition,
     DefaultScheduleStatus,
+    HourlyPartitionsDefinition,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -37,15 +37,12 @@ from dagster import (
     schedule,
 )
 
-from binance_assets import settings
-from binance_assets.assets.candles import candles, raw_candles
-from binance_assets.assets.orders import orders, raw_orders
-from binance_assets.partitions import HOUR, hourly_partitions, partition_hour, partition_key
+from binance_assets.assets.pair import DatasetAssets
+from binance_assets.partitions import HOUR, partition_hour, partition_key
 
-if TYPE_CHECKING:  # what define_asset_job returns; Dagster does not export the name
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
+# What define_asset_job returns (a job resolved when the Definitions load; Dagster does not export
+# its class name).
+AssetJob = Any
 
 # Dagster's run retries (enabled in deploy/dagster.yaml) re-execute a failed run from the failed
 # step, after the resource's own retries of single requests have given up.
@@ -54,19 +51,16 @@ HOURLY_CRON = "5 * * * *"
 NEAR_REAL_TIME_CRON = "*/5 * * * *"
 
 
-def dataset_job(name: str, raw: AssetsDefinition, cooked: AssetsDefinition) -> UnresolvedAssetJobDefinition:
-    """One dataset's raw and cooked assets with their checks, partitioned by hour."""
+def dataset_job(dataset: str, pairs: Sequence[DatasetAssets]) -> AssetJob:
+    """One dataset's raw and cooked assets with their checks, for every pair: each pair's assets
+    are steps of their own, so a failing pair never holds another back."""
+    selection = AssetSelection.assets(*[a for pair in pairs for a in (pair.raw, pair.cooked)])
     return define_asset_job(
-        name=name,
-        selection=AssetSelection.assets(raw, cooked),
-        partitions_def=hourly_partitions,
+        name=f"{dataset}_job",
+        selection=selection,
         tags=RUN_RETRY_TAGS,
-        description=f"{raw.key.to_user_string()} → {cooked.key.to_user_string()} and its checks.",
+        description=f"Every pair's raw {dataset} → {dataset} and its checks.",
     )
-
-
-candles_job = dataset_job("candles_job", raw_candles, candles)
-orders_job = dataset_job("orders_job", raw_orders, orders)
 
 
 def last_closed_hour(moment: datetime) -> datetime:
@@ -79,17 +73,18 @@ def current_hour(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
-def hour_request(hour: datetime, run_key: str) -> RunRequest | SkipReason:
+def hour_request(hour: datetime, run_key: str, hours: HourlyPartitionsDefinition) -> RunRequest | SkipReason:
     """A run for ``hour``'s partition, or a skip when the hour precedes the first partition."""
     key = partition_key(hour)
-    first = hourly_partitions.get_first_partition_key()
+    first = hours.get_first_partition_key()
     if first is None or hour < partition_hour(first):
         return SkipReason(f"{key} is before BINANCE_START_DATE ({first})")
     return RunRequest(run_key=run_key, partition_key=key)
 
 
 def hour_schedule(
-    job: UnresolvedAssetJobDefinition,
+    job: AssetJob,
+    hours: HourlyPartitionsDefinition,
     name: str,
     cron: str,
     pick_hour: Callable[[datetime], datetime],
@@ -108,42 +103,27 @@ def hour_schedule(
     )
     def _schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
         tick = context.scheduled_execution_time
-        return hour_request(pick_hour(tick), run_key=f"{name}:{tick:%Y-%m-%dT%H:%M}")
+        return hour_request(pick_hour(tick), f"{name}:{tick:%Y-%m-%dT%H:%M}", hours)
 
     return _schedule
 
 
 def dataset_schedules(
-    job: UnresolvedAssetJobDefinition, dataset: str, default_status: DefaultScheduleStatus
+    job: AssetJob, hours: HourlyPartitionsDefinition, dataset: str, default_status: DefaultScheduleStatus
 ) -> list[ScheduleDefinition]:
-    """The hourly batch and the near-real-time refresh of one dataset."""
+    """The hourly batch and the near-real-time refresh of one dataset, all pairs."""
     return [
         hour_schedule(
-            job,
-            f"{dataset}_hourly",
-            HOURLY_CRON,
-            last_closed_hour,
-            default_status,
-            f"At :05 UTC, the {dataset} of the hour that just closed, with _SUCCESS.",
+            job, hours, f"{dataset}_hourly", HOURLY_CRON, last_closed_hour, default_status,
+            f"At :05 UTC, every pair's {dataset} of the hour that just closed, with _SUCCESS.",
         ),
         hour_schedule(
-            job,
-            f"{dataset}_near_real_time",
-            NEAR_REAL_TIME_CRON,
-            current_hour,
-            default_status,
-            f"Every 5 minutes, the {dataset} of the open hour so far (no _SUCCESS yet).",
+            job, hours, f"{dataset}_near_real_time", NEAR_REAL_TIME_CRON, current_hour, default_status,
+            f"Every 5 minutes, every pair's {dataset} of the open hour so far (no _SUCCESS yet).",
         ),
     ]
 
 
-def orders_default_status() -> DefaultScheduleStatus:
+def orders_default_status(credentials: bool) -> DefaultScheduleStatus:
     """Running when credentials are configured, else stopped: without them every run would fail."""
-    configured = settings.optional_env("BINANCE_API_KEY") and settings.optional_env("BINANCE_API_SECRET")
-    return DefaultScheduleStatus.RUNNING if configured else DefaultScheduleStatus.STOPPED
-
-
-jobs = [candles_job, orders_job]
-schedules = dataset_schedules(candles_job, "candles", DefaultScheduleStatus.RUNNING) + dataset_schedules(
-    orders_job, "orders", orders_default_status()
-)
+    return DefaultScheduleStatus.RUNNING if credentials else DefaultScheduleStatus.STOPPED

@@ -5,20 +5,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dagster import DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
 from dagster_aws.s3 import S3Resource
 
-from binance_assets.assets.candles import candles, raw_candles
-from binance_assets.assets.orders import orders, raw_orders
-from binance_assets.checks import candles_checks, orders_checks
+from binance_assets.assets.pair import pair_assets
 from binance_assets.lake.io_managers import ParquetIOManager, RawZoneIOManager
-from binance_assets.partitions import RANGE_END_TAG, RANGE_START_TAG
+from binance_assets.lake.resource import Lake
+from binance_assets.partitions import hourly_partitions
 from binance_assets.resources.archive import BinanceArchive
 from binance_assets.resources.binance import BinanceResource
+from binance_assets.settings import DEFAULTS
 
-CANDLE_ASSETS = [raw_candles, candles, candles_checks]
-ORDER_ASSETS = [raw_orders, orders, orders_checks]
+SYMBOL = "BTCUSDT"
+HOURS = hourly_partitions(DEFAULTS["BINANCE_START_DATE"])
+PAIR = pair_assets(SYMBOL, HOURS)
+CANDLE_ASSETS = PAIR.candles.all()
+ORDER_ASSETS = PAIR.orders.all()
 ALL_ASSETS = CANDLE_ASSETS + ORDER_ASSETS
+
+# The tags Dagster puts on a single-run range; ``materialize`` takes a range only this way.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def key(name: str, symbol: str = SYMBOL) -> AssetKey:
+    """A pair's asset key, e.g. ``BTCUSDT/candles``."""
+    return AssetKey([symbol, name])
+
+
+def node(name: str, symbol: str = SYMBOL) -> str:
+    """The step (node) name Dagster gives a pair's asset."""
+    return f"{symbol}__{name}"
+
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 API_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -48,11 +66,13 @@ def lake_resources(
     binance = BinanceResource(
         api_url=api_url, api_key=api_key, api_secret=api_secret, **binance_options
     )
+    lake = Lake(url=lake_url, s3=s3)
     return {
         "binance": binance,
         "binance_archive": BinanceArchive(archive_url=api_url, enabled=archive),
-        "raw_zone_io_manager": RawZoneIOManager(lake_url=lake_url, s3=s3),
-        "parquet_io_manager": ParquetIOManager(lake_url=lake_url, s3=s3),
+        "lake": lake,
+        "raw_zone_io_manager": RawZoneIOManager(lake=lake),
+        "parquet_io_manager": ParquetIOManager(lake=lake),
     }
 
 
@@ -65,8 +85,10 @@ def run_hours(
     instance: DagsterInstance | None = None,
     selection: Sequence[str] | None = None,
 ) -> ExecuteInProcessResult:
-    """Materialize ``assets`` (or only the ``selection`` of them, the rest read from the lake) for
-    one hour, or for ``start...end`` as a single run."""
+    """Materialize ``assets`` (or only the ``selection`` of them by name, e.g. ``candles``, the
+    rest read from the lake) for one hour, or for ``start...end`` as a single run."""
+    if selection is not None:
+        selection = [key(name) for name in selection]
     if end is None:
         return materialize(
             assets, resources=resources, partition_key=start, instance=instance,

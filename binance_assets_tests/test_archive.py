@@ -23,7 +23,7 @@ import requests
 
 from binance_assets.resources.archive import BinanceArchive, periods, rest_row
 from binance_assets.resources.binance import BinanceResource
-from binance_assets_tests.runs import lake_resources, run_hours
+from binance_assets_tests.runs import lake_resources, run_hours, node
 from binance_emulator.process import EmulatorProcess
 
 SYMBOL = "BTCUSDT"
@@ -53,8 +53,8 @@ def _lake_files(lake: str) -> dict[str, bytes]:
 
 def _raw_metadata(result) -> dict:
     """The run's figures, on the materialization of its last hour."""
-    materialization = result.asset_materializations_for_node("raw_candles")[-1]
-    return {key: value.value for key, value in materialization.metadata.items()}
+    materialization = result.asset_materializations_for_node(node("raw_candles"))[-1]
+    return materialization.metadata["run"].value
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_archive_writes_the_lake_rest_writes(
     assert "/api/v3/klines" not in requests_made  # no span of this range ends in a gap
     assert sorted(requests_made) == sorted(
         [_zip_path(day) for day in DAYS] + [_zip_path(day) + ".CHECKSUM" for day in DAYS]
-        + ["/api/v3/time"]
+        + ["/api/v3/time", "/api/v3/exchangeInfo"]
     )
     metadata = _raw_metadata(result)
     assert metadata["source"] == "archive"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from binance_assets.partitions import partition_key
-from binance_assets_tests.runs import lake_resources, run_hours
+from binance_assets_tests.runs import lake_resources, run_hours, node
 from binance_emulator import market
 from binance_emulator.process import EmulatorProcess
 
@@ -67,18 +67,20 @@ def test_each_hour_carries_its_own_figures_and_the_last_the_runs(
     result = run_hours(lake_resources(lake, counting_emulator.url), partition_key(start), partition_key(end))
     assert result.success
     for asset in ("raw_candles", "candles"):
-        materializations = result.asset_materializations_for_node(asset)
+        materializations = result.asset_materializations_for_node(node(asset))
         assert [m.partition for m in materializations] == [
             partition_key(start + timedelta(hours=h)) for h in range(hours)
         ]
         for hour, m in enumerate(materializations):
             gaps = _gaps(start + timedelta(hours=hour), 1)
-            assert m.metadata["missing_minutes"].value == gaps
             assert m.metadata["dagster/row_count"].value == 60 - gaps
-        assert not any("run_rows" in m.metadata for m in materializations[:-1])
-        totals = materializations[-1].metadata
-        assert totals["run_rows"].value == 60 * hours - _gaps(start, hours)
-        assert totals["partitions_written"].value == hours
+            if asset == "candles":
+                assert m.metadata["missing_minutes"].value == gaps
+        assert not any("run" in m.metadata for m in materializations[:-1])
+        totals = materializations[-1].metadata["run"].value  # JSON: not drawn as a series
+        assert totals["hours"] == hours
+    cooked_totals = result.asset_materializations_for_node(node("candles"))[-1].metadata["run"].value
+    assert cooked_totals["rows"] == 60 * hours - _gaps(start, hours)
 
 
 def test_range_across_the_archive_cutoff_batches_its_rest_part(

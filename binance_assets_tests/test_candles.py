@@ -7,17 +7,13 @@ import json
 import polars as pl
 import pytest
 import requests
-from dagster import AssetCheckSeverity, AssetKey, Definitions, asset, materialize
+from dagster import AssetCheckSeverity, AssetIn, Definitions, asset, materialize
 
-from binance_assets.assets.candles import raw_candles
-from binance_assets.assets.zones import lake_metadata
-from binance_assets.checks import candles_checks
-from binance_assets.lake.hours import HourStream
-from binance_assets.partitions import hourly_partitions, partition_hour
+from binance_assets.partitions import partition_hour
 from binance_assets.tables.candles import CANDLES
 from binance_assets.tables.schema import HourRows
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
-from binance_assets_tests.runs import lake_resources, run_hours
+from binance_assets_tests.runs import HOURS, PAIR, key, lake_resources, node, run_hours
 from binance_emulator import market
 
 SYMBOL = "BTCUSDT"
@@ -69,7 +65,7 @@ def test_one_hour_writes_contract_files_with_exact_values(emulator, lake):
         assert row["number_of_trades"] == source[8]
         assert row["candle_open_time"] == utc(source[0]) and row["candle_close_time"] == utc(source[6])
 
-    metadata = result.asset_materializations_for_node("candles")[0].metadata
+    metadata = result.asset_materializations_for_node(node("candles"))[0].metadata
     assert metadata["dagster/row_count"].value == len(expected)
     assert metadata["missing_minutes"].value == 60 - len(expected)
     assert metadata["path"].value.endswith(f"{cooked}/data.parquet")
@@ -92,7 +88,7 @@ def test_rematerializing_leaves_identical_files(emulator, lake):
 
 def test_open_hour_is_written_without_success_marker(emulator, lake):
     """The current hour holds only closed candles so far, and is not marked complete."""
-    current = hourly_partitions.get_last_partition_key()
+    current = HOURS.get_last_partition_key()
     result = run_hours(lake_resources(lake, emulator.url), current)
     assert result.success
     files = local_files(lake)
@@ -115,26 +111,20 @@ def test_open_hour_is_written_without_success_marker(emulator, lake):
 def test_wrong_cooked_table_fails_blocking_schema_check(emulator, lake, broken):
     """A cooked table off the contract fails candles_schema, and nothing downstream runs."""
 
-    @asset(
-        name="candles",
-        partitions_def=hourly_partitions,
-        io_manager_key="parquet_io_manager",
-        metadata=lake_metadata(CANDLES, "cooked", SYMBOL),
-    )
-    def broken_candles(raw_candles):
-        def hours():
-            for key, raw in raw_candles.items():
-                hour = HourRows(key, partition_hour(key), raw.rows, raw.complete)
-                yield key, broken(CANDLES.cook([hour], SYMBOL)[0].frame)
+    @asset(key=key("candles"), ins={"raw": AssetIn(key("raw_candles"))}, partitions_def=HOURS,
+           io_manager_key="parquet_io_manager")
+    def broken_candles(raw):
+        return {
+            hour_key: broken(CANDLES.cook([HourRows(hour_key, partition_hour(hour_key), hour.rows(), hour.complete)], SYMBOL)[0].frame)
+            for hour_key, hour in raw.items()
+        }
 
-        return HourStream(hours())
-
-    @asset(deps=[AssetKey("candles")], partitions_def=hourly_partitions)
+    @asset(deps=[key("candles")], partitions_def=HOURS)
     def downstream_report() -> None:
         raise AssertionError("must not run after a failed blocking check")
 
     result = materialize(
-        [raw_candles, broken_candles, candles_checks, downstream_report],
+        [PAIR.candles.raw, broken_candles, PAIR.candles.checks, downstream_report],
         resources=lake_resources(lake, emulator.url),
         partition_key="2025-03-01-10:00",
         raise_on_error=False,
@@ -144,8 +134,8 @@ def test_wrong_cooked_table_fails_blocking_schema_check(emulator, lake, broken):
     assert not evaluations["candles_schema"].passed
     assert "expected" in evaluations["candles_schema"].metadata["problems"].value
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
-    assert "candles_checks" in started and "downstream_report" not in started
-    assert not result.asset_materializations_for_node("downstream_report")
+    assert PAIR.candles.checks.node_def.name in started and "downstream_report" not in started
+    assert not result.asset_materializations_for_node(node("downstream_report"))
 
 
 def test_definitions_object_runs_the_same_assets(emulator, lake, monkeypatch):
@@ -161,7 +151,7 @@ def test_definitions_object_runs_the_same_assets(emulator, lake, monkeypatch):
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         partition_key="2025-03-03-00:00",
-        asset_selection=[AssetKey("raw_candles"), AssetKey("candles")],
+        asset_selection=[key("raw_candles"), key("candles")],
         raise_on_error=False,
     )
     assert result.success

@@ -16,7 +16,7 @@ def test_cli_materializes_one_hour_of_candles(emulator, tmp_path):
         "LAKE_URL": str(lake),
         "DAGSTER_HOME": str(home),
     }
-    run = materialize_cli(env, "raw_candles,candles", partition="2025-03-01-12:00")
+    run = materialize_cli(env, "BTCUSDT/raw_candles,BTCUSDT/candles", partition="2025-03-01-12:00")
     assert run.returncode == 0, run.stderr[-3000:]
     files = local_files(str(lake))
     raw, cooked = folder("raw", "candles", "2025-03-01-12:00"), folder("cooked", "candles", "2025-03-01-12:00")
@@ -27,6 +27,6 @@ def test_cli_materializes_one_hour_of_candles(emulator, tmp_path):
 
 def test_bad_start_date_fails_at_load_naming_the_variable(tmp_path):
     env = {"BINANCE_START_DATE": "2025-13-01", "DAGSTER_HOME": str(tmp_path)}
-    run = materialize_cli(env, "raw_candles", partition="2025-03-01-12:00")
+    run = materialize_cli(env, "BTCUSDT/raw_candles", partition="2025-03-01-12:00")
     assert run.returncode != 0
     assert "BINANCE_START_DATE" in run.stderr and "2025-13-01" in run.stderr

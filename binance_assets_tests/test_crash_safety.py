@@ -56,7 +56,7 @@ def start_materialize(
     }
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize", "-m", "binance_assets.definitions",
-        "--select", "raw_candles,candles", "--partition-range", f"{start}...{end}",
+        "--select", "BTCUSDT/raw_candles,BTCUSDT/candles", "--partition-range", f"{start}...{end}",
         "--config-json", json.dumps({"execution": {"config": {"in_process": {}}}}),
     ]
     return subprocess.Popen(

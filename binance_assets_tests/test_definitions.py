@@ -1,37 +1,101 @@
-"""The code location loads: every asset, check, resource and schedule validates."""
+"""The code location loads: every pair's assets, checks, resources and schedules validate, and it
+leans on Dagster's public API only."""
 
+import re
+from pathlib import Path
+
+import pytest
 from dagster import AssetKey, Definitions
 
-from binance_assets.definitions import defs
+from binance_assets.definitions import build_definitions, defs
+from binance_assets.settings import Settings, SettingsError
+
+PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD")
+PACKAGE = Path(__file__).resolve().parents[1] / "binance_assets"
 
 
-def test_definitions_validate():
+@pytest.fixture(scope="module")
+def pairs_defs() -> Definitions:
+    return build_definitions(Settings.from_env({"BINANCE_SYMBOLS": ",".join(PAIRS)}))
+
+
+def test_definitions_validate(pairs_defs):
     Definitions.validate_loadable(defs)
+    Definitions.validate_loadable(pairs_defs)
 
 
-def test_contract_asset_keys_and_lineage():
-    graph = defs.resolve_asset_graph()
-    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert {"raw_candles", "candles", "raw_orders", "orders"} <= keys
-    assert graph.get(AssetKey("candles")).parent_keys == {AssetKey("raw_candles")}
-    assert graph.get(AssetKey("orders")).parent_keys == {AssetKey("raw_orders")}
+def test_every_pair_has_its_own_assets_group_and_lineage(pairs_defs):
+    graph = pairs_defs.resolve_asset_graph()
+    for pair in PAIRS:
+        for raw, cooked in (("raw_candles", "candles"), ("raw_orders", "orders")):
+            node = graph.get(AssetKey([pair, cooked]))
+            assert node.parent_keys == {AssetKey([pair, raw])}
+            assert node.group_name == graph.get(AssetKey([pair, raw])).group_name == pair
+    assert len(graph.get_all_asset_keys()) == 4 * len(PAIRS)
 
 
-def test_cooked_assets_publish_their_column_schema():
-    graph = defs.resolve_asset_graph()
+def test_cooked_assets_publish_their_column_schema(pairs_defs):
+    graph = pairs_defs.resolve_asset_graph()
     for key, first, last in [("candles", "trading_pair", "candle_close_time"), ("orders", "symbol", "update_time")]:
-        value = graph.get(AssetKey(key)).metadata["dagster/column_schema"]
+        value = graph.get(AssetKey(["BTCUSDC", key])).metadata["dagster/column_schema"]
         schema = getattr(value, "schema", value)
         assert schema.columns[0].name == first
         assert schema.columns[-1].name == last
         assert all(column.description for column in schema.columns)
 
 
-def test_schema_checks_are_blocking():
-    graph = defs.resolve_asset_graph()
+def test_schema_checks_are_blocking_and_partitioned_by_hour(pairs_defs):
+    graph = pairs_defs.resolve_asset_graph()
     blocking = {
-        key.name
+        (key.asset_key.path[0], key.name)
         for key in graph.asset_check_keys
-        if graph.get_check_spec(key).blocking
+        if graph.get_check_spec(key).blocking and graph.get_check_spec(key).partitions_def is not None
     }
-    assert {"candles_schema", "orders_schema"} <= blocking
+    assert {(pair, f"{dataset}_schema") for pair in PAIRS for dataset in ("candles", "orders")} <= blocking
+
+
+def test_cooked_tables_carry_a_freshness_policy(pairs_defs):
+    graph = pairs_defs.resolve_asset_graph()
+    for pair in PAIRS:
+        policy = graph.get(AssetKey([pair, "candles"])).freshness_policy
+        assert policy is not None and policy.deadline_cron == "15 * * * *"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("BINANCE_SYMBOLS", "X/../../../../ESCAPED", "X/../../../../ESCAPED"),
+        ("BINANCE_SYMBOLS", "BTC/USDT", "'BTC/USDT'"),
+        ("BINANCE_SYMBOL", "BTC..USDT", "'BTC..USDT'"),
+        ("LAKE_URL", "s3://", "names no bucket"),
+        ("LAKE_URL", "file://rel_lake", "file:///absolute/path"),
+        ("LAKE_URL", "ftp://host/lake", "only local paths and s3://"),
+        ("BINANCE_API_URL", "https://api.binance.com/api", "without /api (e.g. https://api.binance.com)"),
+        ("BINANCE_START_DATE", "2025-03-01-13:30", "not on the hour"),
+    ],
+)
+def test_bad_settings_fail_the_load_naming_variable_and_value(variable, value, named):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({variable: value})
+    assert str(raised.value).startswith(f"{variable}={value!r}: ")
+    assert named in str(raised.value)
+
+
+def test_file_urls_name_the_local_path():
+    assert Settings.from_env({"LAKE_URL": "file:///srv/lake"}).lake_url == "/srv/lake"
+    assert Settings.from_env({"LAKE_URL": "file://localhost/srv/lake"}).lake_url == "/srv/lake"
+
+
+def test_symbols_list_and_legacy_variable():
+    assert Settings.from_env({"BINANCE_SYMBOLS": " btcusdt, BTCUSDC ,"}).symbols == ("BTCUSDT", "BTCUSDC")
+    assert Settings.from_env({"BINANCE_SYMBOL": "BTCUSD"}).symbols == ("BTCUSD",)
+
+
+def test_public_dagster_api_only():
+    """Nothing from ``dagster._…`` and no Dagster run tag read by name, in the code location."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if re.search(r"\bdagster\._|from dagster\._|\"dagster/(partition|asset_partition)", text):
+            offenders.append(str(path.relative_to(PACKAGE)))
+    assert offenders == []

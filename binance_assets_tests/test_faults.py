@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from binance_assets_tests.lake_backends import LakeUnderTest, clean_lake_files
-from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, failure_messages, run_hours
+from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, failure_messages, run_hours, node
 from binance_emulator.process import EmulatorProcess
 
 START, END = "2025-01-01-00:00", "2025-01-01-01:00"
@@ -92,7 +92,6 @@ def test_ban_stops_the_run_at_once_and_writes_nothing(
 MALFORMED = {
     "kline missing a field": ({"kind": "missing_field", "path": KLINES}, "candles", 0, "*"),
     "kline with a non-numeric price": ({"kind": "bad_number", "path": KLINES}, "candles", 0, "open"),
-    "kline with 13 fields": ({"kind": "wrong_field_count", "path": KLINES}, "candles", 0, "*"),
     "kline outside the asked window": ({"kind": "outside_window", "path": KLINES}, "candles", 60, "open_time"),
     "order missing its price": ({"kind": "missing_field", "path": ORDERS}, "orders", 5, "price"),
     "order with a non-numeric price": ({"kind": "bad_number", "path": ORDERS}, "orders", 5, "price"),
@@ -151,11 +150,10 @@ def test_duplicates_are_dropped_and_counted(
     result = run_hours(any_lake.resources(faulty.url), START, END, assets=ALL_ASSETS)
 
     assert result.success, failure_messages(result)
-    for asset in (f"raw_{dataset}", dataset):
-        materializations = result.asset_materializations_for_node(asset)
-        by_hour = {m.partition: m.metadata["duplicates_dropped"].value for m in materializations}
-        assert by_hour == {START: 0, END: repeated}, "each hour's own count"
-        assert materializations[-1].metadata["run_duplicates_dropped"].value == repeated
+    materializations = result.asset_materializations_for_node(node(dataset))
+    by_hour = {m.partition: m.metadata["duplicates_dropped"].value for m in materializations}
+    assert by_hour == {START: 0, END: repeated}, "each hour's own count"
+    assert materializations[-1].metadata["run"].value["duplicates_dropped"] == repeated
     files = any_lake.files()
     assert zone(files, "cooked/") == zone(clean, "cooked/")
     raw = next(key for key in files if key.startswith(f"raw/{dataset}/") and "hour=01" in key and not key.endswith("_SUCCESS"))
@@ -163,18 +161,19 @@ def test_duplicates_are_dropped_and_counted(
 
 
 TOLERATED = {
+    "kline with a 13th field": {"kind": "wrong_field_count", "path": KLINES, "count": 1},
     "order with an extra field": {"kind": "wrong_field_count", "path": ORDERS, "count": 1},
     "order outside the asked window": {"kind": "outside_window", "path": ORDERS, "count": 1},
 }
 
 
 @pytest.mark.parametrize("fault", TOLERATED.values(), ids=TOLERATED.keys())
-def test_tolerated_order_oddity_leaves_the_clean_table(
+def test_tolerated_oddity_leaves_the_clean_table(
     faulty: EmulatorProcess, any_lake: LakeUnderTest, clean: dict[str, bytes], fault: dict
 ) -> None:
-    """Binance adds fields to its objects over time, so an unknown key is kept raw as sent and
-    ignored by cooking. An order after the asked window belongs to no partition of the run: it is
-    trimmed like the tail of a page continued by orderId."""
+    """Binance adds fields to its rows and objects over time, so an unknown field is kept raw as
+    sent, ignored by cooking and counted. An order after the asked window belongs to no partition
+    of the run: it is trimmed like the tail of a page continued by orderId."""
     faulty.set_faults([fault])
 
     result = run_hours(any_lake.resources(faulty.url), START, END, assets=ALL_ASSETS)
@@ -182,5 +181,11 @@ def test_tolerated_order_oddity_leaves_the_clean_table(
     assert result.success, failure_messages(result)
     files = any_lake.files()
     assert zone(files, "cooked/") == zone(clean, "cooked/")
-    extra_key_kept = b"unexpectedField" in b"".join(zone(files, "raw/orders/").values())
-    assert extra_key_kept == (fault["kind"] == "wrong_field_count")
+    if fault["path"] == KLINES:
+        (raw,) = [key for key in files if key.startswith("raw/candles/") and "hour=01/klines" in key]
+        assert len(json.loads(files[raw])[0]) == 13, "the raw zone keeps the row as sent"
+        hour = {m.partition: m.metadata for m in result.asset_materializations_for_node(node("candles"))}[END]
+        assert hour["rows_with_extra_fields"].value == 1
+    else:
+        extra_key_kept = b"unexpectedField" in b"".join(zone(files, "raw/orders/").values())
+        assert extra_key_kept == (fault["kind"] == "wrong_field_count")

@@ -11,6 +11,7 @@ from binance_assets.resources.binance import BinanceCredentialsMissing, BinanceR
 from binance_assets.tables.orders import ORDERS
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
 from binance_assets_tests.runs import (
+    node,
     ALL_ASSETS,
     API_KEY,
     API_SECRET,
@@ -56,10 +57,11 @@ def test_busy_hour_is_fetched_completely_and_cooked_exactly(emulator, lake):
         )
         assert row["order_time"] == utc(order["time"]) and row["update_time"] == utc(order["updateTime"])
 
-    metadata = result.asset_materializations_for_node("raw_orders")[0].metadata
-    requests_made = metadata["binance_requests"].value
-    # one /time for the clock, then ceil(n/1000) pages (+1 when n is a multiple of 1000)
-    assert requests_made <= 1 + len(expected) // 1000 + 1
+    metadata = result.asset_materializations_for_node(node("raw_orders"))[0].metadata
+    requests_made = metadata["run"].value["binance_requests"]
+    # one exchangeInfo for the pair, one /time for the clock, then ceil(n/1000) pages (+1 when n
+    # is a multiple of 1000)
+    assert requests_made <= 2 + len(expected) // 1000 + 1
     assert all(check.passed for check in result.get_asset_check_evaluations())
 
 
@@ -92,8 +94,8 @@ def test_missing_credentials_fail_orders_by_name_and_leave_candles_working(emula
     assert not result.success
     message = failure_messages(result)
     assert "BINANCE_API_KEY" in message and "BINANCE_API_SECRET" in message
-    assert result.asset_materializations_for_node("candles")
-    assert not result.asset_materializations_for_node("raw_orders")
+    assert result.asset_materializations_for_node(node("candles"))
+    assert not result.asset_materializations_for_node(node("raw_orders"))
     assert all("orders" not in key for key in local_files(lake))
 
 

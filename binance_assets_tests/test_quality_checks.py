@@ -7,15 +7,11 @@ the rule's check fails with the hour named, ERROR rules block, WARN rules only r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
-
 import pytest
-from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetSelection, DagsterInstance, materialize
+from dagster import AssetCheckEvaluation, AssetCheckSeverity
 
-from binance_assets.checks import freshness_checks
-from binance_assets.partitions import HOUR, partition_key
 from binance_assets_tests.lake_backends import local_lake
-from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, CANDLE_ASSETS, failure_messages, run_hours
+from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, failure_messages, node, run_hours
 from binance_emulator.process import EmulatorProcess
 
 START, END = "2025-01-01-00:00", "2025-01-01-01:00"  # no gaps; the emulator edits row 60: 01:00's first
@@ -52,6 +48,7 @@ def test_clean_hours_pass_every_check(quirky: EmulatorProcess, tmp_path) -> None
 
 
 BROKEN = {
+    "close time off its open time": ([value(KLINES, 6, 1735693230000)], "candles_close_time"),
     "high below low": ([value(KLINES, 2, "0.00000001")], "candles_ohlc"),
     "negative volume": ([value(KLINES, 5, "-1.00000000")], "candles_volumes"),
     "jump across the hour boundary": (
@@ -93,28 +90,5 @@ def test_gap_is_a_warning_listing_the_missing_minutes(quirky: EmulatorProcess, t
     assert gaps.metadata["offending_rows"].value == 1
     assert f"| {HOUR_WITH_GAP} | {GAP_MINUTE} |" in gaps.metadata["sample"].value
     assert all(evaluation.passed for name, evaluation in found.items() if name != "candles_completeness")
-    table = result.asset_materializations_for_node("candles")[0].metadata
+    table = result.asset_materializations_for_node(node("candles"))[0].metadata
     assert table["dagster/row_count"].value == 59, "a gap is reported, never filled in"
-
-
-def test_freshness_passes_once_the_latest_partition_is_materialized(
-    quirky: EmulatorProcess, tmp_path
-) -> None:
-    """Candles refreshed up to the open hour are fresh; orders never materialized are overdue."""
-    instance = DagsterInstance.ephemeral()
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    open_hour, previous_hour = partition_key(hour), partition_key(hour - HOUR)
-    resources = local_lake(tmp_path).resources(quirky.url)
-    refreshed = run_hours(resources, previous_hour, open_hour, assets=CANDLE_ASSETS, instance=instance)
-    assert refreshed.success, failure_messages(refreshed)
-
-    result = materialize(
-        [*ALL_ASSETS, *freshness_checks],
-        selection=AssetSelection.checks(*freshness_checks),
-        resources=resources,
-        instance=instance,
-    )
-
-    found = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
-    assert found["candles"].passed
-    assert not found["orders"].passed and "never been observed/materialized" in found["orders"].description

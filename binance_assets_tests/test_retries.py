@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from dagster import DagsterInstance
 
-from binance_assets_tests.runs import failure_messages, lake_resources, run_hours
+from binance_assets_tests.runs import failure_messages, lake_resources, run_hours, node
 from binance_emulator.process import EmulatorProcess
 
 HOUR = "2025-01-01-00:00"
@@ -58,8 +58,8 @@ def test_429_and_503_are_retried_waiting_as_told(faulty_emulator: EmulatorProces
     assert stats["status_429"] == 2
     assert stats["statuses"]["503"] == 1 and stats["statuses"]["502"] == 1
     assert stats["requests"][KLINES] == 5
-    metadata = result.asset_materializations_for_node("raw_candles")[0].metadata
-    assert metadata["binance_retries"].value == 4
+    metadata = result.asset_materializations_for_node(node("raw_candles"))[0].metadata
+    assert metadata["run"].value["binance_retries"] == 4
     assert metadata["dagster/row_count"].value == 60
 
 

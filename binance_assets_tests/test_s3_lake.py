@@ -9,17 +9,18 @@ import pytest
 from dagster import PartitionKeyRange
 
 from binance_assets.lake.io_managers import RawZoneIOManager
+from binance_assets.lake.resource import Lake
 from binance_assets.lake.paths import hour_folder
-from binance_assets.partitions import hourly_partitions, partition_hour
+from binance_assets.partitions import partition_hour
 from binance_assets_tests.lake_files import local_files, s3_files
-from binance_assets_tests.runs import ALL_ASSETS, failure_messages, lake_resources, run_hours
+from binance_assets_tests.runs import ALL_ASSETS, HOURS, failure_messages, lake_resources, run_hours
 from binance_assets_tests.servers import MotoS3Server, free_port
 
 START, END = "2025-03-01-00:00", "2025-03-02-23:00"  # 48 hours, including a busy orders hour
 
 
 def hours(start: str, end: str) -> list[str]:
-    return hourly_partitions.get_partition_keys_in_range(PartitionKeyRange(start, end))
+    return HOURS.get_partition_keys_in_range(PartitionKeyRange(start, end))
 
 
 def contract_keys(partitions: list[str]) -> set[str]:
@@ -123,7 +124,8 @@ def test_s3_lake_without_s3_resource_is_named(emulator, lake):
     """An S3 LAKE_URL with IO managers built without dagster-aws's S3Resource fails the run with
     an error naming the lake URL and the missing resource, before anything is written."""
     resources = lake_resources(lake, emulator.url)
-    resources["raw_zone_io_manager"] = RawZoneIOManager(lake_url="s3://somewhere/lake")
+    resources["lake"] = Lake(url="s3://somewhere/lake")
+    resources["raw_zone_io_manager"] = RawZoneIOManager(lake=resources["lake"])
     result = run_hours(resources, "2025-03-01-00:00", "2025-03-01-00:00")
     assert not result.success
     message = failure_messages(result)

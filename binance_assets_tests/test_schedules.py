@@ -6,19 +6,20 @@ from datetime import datetime, timezone
 
 import pytest
 from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_context
-from dagster._core.definitions.schedule_definition import ScheduleExecutionData
 
-from binance_assets import schedules
-from binance_assets.definitions import defs
+from binance_assets.definitions import build_definitions
+from binance_assets.settings import Settings
 
+PAIRS = ("BTCUSDT", "BTCUSDC")
+defs = build_definitions(Settings.from_env({"BINANCE_SYMBOLS": ",".join(PAIRS)}))
 REPOSITORY = defs.get_repository_def()
 
 
 def by_name(name: str) -> ScheduleDefinition:
-    return next(s for s in schedules.schedules if s.name == name)
+    return defs.get_schedule_def(name)
 
 
-def tick(name: str, at: datetime) -> ScheduleExecutionData:
+def tick(name: str, at: datetime):
     """What the daemon would get from the schedule's tick at ``at``."""
     context = build_schedule_context(scheduled_execution_time=at, repository_def=REPOSITORY)
     return by_name(name).evaluate_tick(context)
@@ -87,25 +88,26 @@ def test_each_tick_has_its_own_run_key() -> None:
     assert len(keys) == 2
 
 
-def test_jobs_split_by_dataset_with_run_retries() -> None:
-    """Candles never wait for (or fail with) orders, which need credentials."""
-    for name, assets in (("candles_job", {"raw_candles", "candles"}), ("orders_job", {"raw_orders", "orders"})):
-        job = defs.resolve_job_def(name)
+def test_jobs_split_by_dataset_cover_every_pair_with_run_retries() -> None:
+    """Candles never wait for (or fail with) orders, which need credentials; each pair's assets
+    are steps of their own in the dataset's job."""
+    for dataset in ("candles", "orders"):
+        job = defs.resolve_job_def(f"{dataset}_job")
         selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-        assert selected == assets
-        assert len(job.asset_layer.asset_graph.asset_check_keys) >= 4
+        assert selected == {f"{pair}/{name}" for pair in PAIRS for name in (f"raw_{dataset}", dataset)}
+        assert len(job.asset_layer.asset_graph.asset_check_keys) >= 4 * len(PAIRS)
         assert job.tags["dagster/max_retries"] == "2"
-    assert {s.job_name for s in schedules.schedules} == {"candles_job", "orders_job"}
+    assert {s.job_name for s in defs.schedules} == {"candles_job", "orders_job"}
 
 
-def test_default_states(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_states() -> None:
     """Candles run as soon as deployed; orders only when credentials are configured."""
     assert by_name("candles_hourly").default_status == DefaultScheduleStatus.RUNNING
     assert by_name("candles_near_real_time").default_status == DefaultScheduleStatus.RUNNING
-    monkeypatch.delenv("BINANCE_API_KEY", raising=False)
-    monkeypatch.delenv("BINANCE_API_SECRET", raising=False)
-    assert schedules.orders_default_status() == DefaultScheduleStatus.STOPPED
-    monkeypatch.setenv("BINANCE_API_KEY", "k")
-    assert schedules.orders_default_status() == DefaultScheduleStatus.STOPPED
-    monkeypatch.setenv("BINANCE_API_SECRET", "s")
-    assert schedules.orders_default_status() == DefaultScheduleStatus.RUNNING
+    for environment, status in [
+        ({}, DefaultScheduleStatus.STOPPED),
+        ({"BINANCE_API_KEY": "k"}, DefaultScheduleStatus.STOPPED),
+        ({"BINANCE_API_KEY": "k", "BINANCE_API_SECRET": "s"}, DefaultScheduleStatus.RUNNING),
+    ]:
+        built = build_definitions(Settings.from_env(environment))
+        assert built.get_schedule_def("orders_hourly").default_status == status

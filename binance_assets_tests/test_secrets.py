@@ -32,7 +32,7 @@ def test_secret_and_full_key_appear_nowhere_after_a_full_run(emulator, tmp_path)
     assert (lake / "cooked" / "orders").exists()
 
     # a wrong secret makes Binance reject the signature: the error path must not leak it either
-    bad = materialize_cli({**env, "BINANCE_API_SECRET": API_SECRET[::-1]}, "raw_orders", partition="2025-03-01-14:00")
+    bad = materialize_cli({**env, "BINANCE_API_SECRET": API_SECRET[::-1]}, "BTCUSDT/raw_orders", partition="2025-03-01-14:00")
     assert bad.returncode != 0 and "-1022" in bad.stdout + bad.stderr
 
     output = run.stdout + run.stderr + bad.stdout + bad.stderr

@@ -5,10 +5,9 @@ a file is written to ``{root}/_tmp/`` (outside every partition folder) and renam
 a single ``PutObject`` is atomic by itself. Errors name the lake location so an operator knows
 which bucket or folder failed.
 
-Durability is settled in batches: ``sync`` makes every earlier write durable (locally one
-``os.sync`` instead of an ``fsync`` per file, which cost ~3.4 ms a file, 90 s for a year of hours;
-on S3 a returned ``PutObject`` is already durable). Writers that promise completeness (the raw
-zone's ``_SUCCESS``) write their promise only after a ``sync``.
+Every write is also durable when it returns: locally the file is fsynced before the rename and
+its folder after it (≈ 0.2 ms a file here); on S3 a returned ``PutObject`` is durable. So a marker
+written after its data file (the raw zone's ``_SUCCESS``) never outlives it in a crash.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -31,15 +31,11 @@ class LakeStorage(Protocol):
 
     def write(self, key: str, data: bytes) -> None: ...
 
-    def sync(self) -> None: ...
-
     def read(self, key: str) -> bytes: ...
 
     def exists(self, key: str) -> bool: ...
 
     def delete(self, key: str) -> None: ...
-
-    def list(self, prefix: str) -> list[str]: ...
 
     def url(self, key: str) -> str: ...
 
@@ -62,13 +58,13 @@ class LocalStorage:
         try:
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(data)
+                tmp.flush()
+                os.fsync(tmp.fileno())
             os.replace(tmp_name, target)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-
-    def sync(self) -> None:
-        os.sync()
+        _fsync_folder(target.parent)
 
     def read(self, key: str) -> bytes:
         try:
@@ -81,12 +77,6 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
-
-    def list(self, prefix: str) -> list[str]:
-        base = self._path(prefix)
-        if not base.exists():
-            return []
-        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
 
     def url(self, key: str) -> str:
         return str(self._path(key))
@@ -116,9 +106,6 @@ class S3Storage:
         except (BotoCoreError, ClientError) as error:
             raise self._fail("write", key, error) from error
 
-    def sync(self) -> None:
-        """Nothing to do: S3 has stored an object durably once ``PutObject`` returns."""
-
     def read(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
@@ -142,33 +129,23 @@ class S3Storage:
         except (BotoCoreError, ClientError) as error:
             raise self._fail("delete", key, error) from error
 
-    def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
-        strip = len(self._key(""))
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self._key(prefix)
-            )
-            for page in pages:
-                keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
-        except (BotoCoreError, ClientError) as error:
-            raise self._fail("listing", prefix, error) from error
-        return sorted(keys)
-
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
 
-def open_lake(lake_url: str, s3_client_factory: Any) -> LakeStorage:
-    """The storage for ``LAKE_URL``: ``s3://bucket/prefix`` or a local path.
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename into ``folder`` durable (the folder's entry, not only the file's bytes)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    ``s3_client_factory`` is called only for S3 lakes, so a local lake needs no AWS setup.
-    """
+
+def open_lake(lake_url: str, s3_client: Callable[[], Any]) -> LakeStorage:
+    """The storage for a lake root checked by ``settings.lake_root``: ``s3://bucket/prefix`` or a
+    local path. ``s3_client`` is called only for S3 lakes, so a local lake needs no AWS setup."""
     parsed = urlparse(lake_url)
     if parsed.scheme == "s3":
-        if not parsed.netloc:
-            raise LakeError(f"LAKE_URL {lake_url!r} names no bucket; expected s3://bucket/prefix")
-        return S3Storage(s3_client_factory(), parsed.netloc, parsed.path)
-    if parsed.scheme not in ("", "file"):
-        raise LakeError(f"LAKE_URL {lake_url!r}: only local paths and s3:// URLs are supported")
-    return LocalStorage(parsed.path if parsed.scheme == "file" else lake_url)
+        return S3Storage(s3_client(), parsed.netloc, parsed.path)
+    return LocalStorage(lake_url)

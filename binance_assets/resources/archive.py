@@ -33,14 +33,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import requests
-from dagster import ConfigurableResource, MetadataValue, get_dagster_logger
+from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
-from binance_assets.partitions import epoch_ms
+from binance_assets.partitions import DAY_MS, MINUTE_MS, epoch_ms
 from binance_assets.resources.binance import PAGE_LIMIT, BinanceResource, Page
+from binance_assets.settings import from_env
 
-MINUTE_MS = 60_000
-DAY_MS = 86_400_000
 KLINE_FIELDS = 12
 MICROSECONDS_ABOVE = 10**14  # 1e14 ms is year 5138; 1e14 µs is 1973: larger times are µs
 INT_FIELDS = (0, 6, 8)  # open time, close time, number of trades: JSON numbers in REST
@@ -48,6 +47,11 @@ INT_FIELDS = (0, 6, 8)  # open time, close time, number of trades: JSON numbers 
 
 class ArchiveUnusable(Exception):
     """An archive file cannot be used (missing, unreadable, bad checksum); REST replaces it."""
+
+
+class ArchiveUnreachable(ArchiveUnusable):
+    """The archive host did not answer (connection refused, timeout): the other files would each
+    wait as long, so REST serves the rest of the run."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,7 @@ class ArchiveStats:
             "archive_files": self.files,
             "archive_bytes": self.bytes,
             "archive_rows": self.rows,
-            "rest_spans": MetadataValue.md(
-                "\n".join(f"- {span}" for span in self.rest_spans[:100]) or "none"
-            ),
+            "rest_spans": "; ".join(self.rest_spans[:100]) or "none",
         }
 
 
@@ -88,8 +90,8 @@ class BinanceArchive(ConfigurableResource):
     """Old 1m klines from the public bulk archive, with REST (``BinanceResource``) as fallback."""
 
     archive_url: str = Field(
-        default="https://data.binance.vision",
-        description="Bulk archive base URL (BINANCE_ARCHIVE_URL).",
+        default_factory=from_env("archive_url"),
+        description="Bulk archive base URL. Default: BINANCE_ARCHIVE_URL, else https://data.binance.vision.",
     )
     enabled: bool = Field(default=True, description="Read old hours from the archive; false: REST only.")
     min_age_days: int = Field(
@@ -100,6 +102,7 @@ class BinanceArchive(ConfigurableResource):
     timeout_seconds: float = Field(default=60.0, description="Timeout of every archive download.")
 
     _stats: ArchiveStats = PrivateAttr(default_factory=ArchiveStats)
+    _unreachable: bool = PrivateAttr(default=False)
 
     @property
     def stats(self) -> ArchiveStats:
@@ -118,9 +121,17 @@ class BinanceArchive(ConfigurableResource):
         archive_end = max(start_ms, min(end_ms, self.cutoff_ms())) if self.enabled else start_ms
         rest_from = start_ms  # the first minute neither the archive nor REST has supplied yet
         for period in periods(start_ms, archive_end):
+            if self._unreachable:
+                break
             span_start, span_end = max(period.start_ms, start_ms), min(period.end_ms, archive_end)
             try:
                 rows = self._rows(symbol, period, span_start, span_end)
+            except ArchiveUnreachable as error:
+                self._unreachable = True
+                get_dagster_logger().warning(
+                    f"Binance archive unreachable ({error}); REST serves the rest of this run"
+                )
+                break
             except ArchiveUnusable as error:
                 get_dagster_logger().warning(f"Binance archive: {error}; REST replaces it")
                 continue
@@ -166,6 +177,8 @@ class BinanceArchive(ConfigurableResource):
     def _get(self, url: str) -> bytes:
         try:
             response = requests.get(url, timeout=self.timeout_seconds)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise ArchiveUnreachable(f"{url}: {type(error).__name__}") from error
         except requests.RequestException as error:
             raise ArchiveUnusable(f"{url}: {type(error).__name__}") from error
         if response.status_code != 200:
@@ -213,9 +226,9 @@ def rest_row(fields: list[str]) -> list[Any]:
 
 def periods(start_ms: int, end_ms: int) -> Iterator[Period]:
     """The archive files covering [start_ms, end_ms): monthly for every month inside it in full,
-    daily for every other day it touches."""
+    daily for every other day it touches; none for an empty range."""
     day = start_ms - start_ms % DAY_MS
-    while day < end_ms:
+    while day < end_ms and start_ms < end_ms:
         month = _month(day)
         if month.start_ms == day >= start_ms and month.end_ms <= end_ms:
             yield month

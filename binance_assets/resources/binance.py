@@ -24,12 +24,14 @@ if TYPE_CHECKING:  # python-binance costs ≈ 0.4 s to import: only the steps th
     from binance.client import Client
     from binance.exceptions import BinanceAPIException
 
+from binance_assets.partitions import DAY_MS, MINUTE_MS
+from binance_assets.settings import from_env, secret
+
 PAGE_LIMIT = 1000
-MINUTE_MS = 60_000
-DAY_MS = 24 * 3600 * 1000
 CLOCK_SKEW_CODE = -1021
 # Request weights Binance documents for the endpoints used here; unknown ones count as 1.
-REQUEST_WEIGHT = {"klines": 2, "allOrders": 20, "time": 1}
+REQUEST_WEIGHT = {"klines": 2, "allOrders": 20, "time": 1, "exchangeInfo": 20}
+INVALID_SYMBOL_CODE = -1121
 
 
 class BinanceError(Exception):
@@ -79,14 +81,17 @@ class BinanceResource(ConfigurableResource):
     """Binance spot REST API (binance.com, binance.us, the spot testnet, or the emulator)."""
 
     api_url: str = Field(
-        default="https://api.binance.com", description="REST base URL without /api (BINANCE_API_URL)."
+        default_factory=from_env("api_url"),
+        description="REST base URL without /api. Default: BINANCE_API_URL, else https://api.binance.com.",
     )
     api_key: str | None = Field(
-        default=None, description="API key, needed for orders only (BINANCE_API_KEY).", repr=False
+        default_factory=secret("BINANCE_API_KEY"),
+        description="API key, needed for orders only. Default: BINANCE_API_KEY.",
+        repr=False,
     )
     api_secret: str | None = Field(
-        default=None,
-        description="API secret, needed for orders only (BINANCE_API_SECRET).",
+        default_factory=secret("BINANCE_API_SECRET"),
+        description="API secret, needed for orders only. Default: BINANCE_API_SECRET.",
         repr=False,
     )
     timeout_seconds: float = Field(default=10.0, description="Timeout of every HTTP request.")
@@ -104,6 +109,7 @@ class BinanceResource(ConfigurableResource):
     _clock_synced: bool = PrivateAttr(default=False)
     _stats: CallStats = PrivateAttr(default_factory=CallStats)
     _weight_minute: int | None = PrivateAttr(default=None)
+    _trading: set[str] = PrivateAttr(default_factory=set)
 
     @property
     def stats(self) -> CallStats:
@@ -125,6 +131,22 @@ class BinanceResource(ConfigurableResource):
         return self._client
 
     # -- public data -------------------------------------------------------------------------
+
+    def require_trading(self, symbol: str) -> None:
+        """Fail a pair's step at its first call when Binance does not trade the pair (unknown,
+        delisted, halted), naming the symbol and Binance's status, instead of a run of empty hours."""
+        if symbol in self._trading:
+            return
+        try:
+            info = self._call("exchangeInfo", self.client._get, path="exchangeInfo", data={"symbol": symbol})
+        except BinanceError as error:
+            if error.code == INVALID_SYMBOL_CODE:
+                raise BinanceError(f"{symbol} is not a symbol of {self.api_url}: {error}", error.code) from None
+            raise
+        status = next((s.get("status") for s in info.get("symbols", []) if s.get("symbol") == symbol), None)
+        if status != "TRADING":
+            raise BinanceError(f"{symbol} is not trading on {self.api_url}: status {status or 'not listed'}")
+        self._trading.add(symbol)
 
     def klines(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
         """1m klines with open time in [start_ms, end_ms), in 1000-row pages, closed candles only.

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from binance_assets.partitions import HOUR_MS, epoch_ms
+from binance_assets.partitions import MINUTE_MS, epoch_ms
 from binance_assets.tables.schema import (
     DECIMAL,
     TIMESTAMP,
@@ -18,13 +18,11 @@ from binance_assets.tables.schema import (
     HourRows,
     MalformedData,
     parse_columns,
-    reject_offending,
     split_hours,
     with_hour_columns,
 )
 
 DATASET = "candles"
-MINUTE_MS = 60_000
 CLOSE_OFFSET_MS = MINUTE_MS - 1
 
 # Binance's kline row, by position.
@@ -57,17 +55,23 @@ COLUMNS = [
 ]
 
 
+def kline_fields(row: Any, symbol: str) -> dict[str, Any] | None:
+    """A kline row's documented fields by name (and the pair it was asked for), or None when it is
+    not a row of at least 12 fields. Fields after the 12th are Binance's later additions: kept in
+    the raw zone, not cooked."""
+    if type(row) is not list or len(row) < len(KLINE_FIELDS):
+        return None
+    return {**dict(zip(KLINE_FIELDS, row)), "symbol": symbol}
+
+
 def _source_frame(hours: Sequence[HourRows], symbol: str) -> pl.DataFrame:
-    """All hours' rows as strings, one column per kline field, after checking each row's shape."""
+    """All hours' documented fields as strings, one column per kline field."""
     for hour in hours:
         for position, row in enumerate(hour.rows):
-            if not isinstance(row, list) or len(row) != len(KLINE_FIELDS):
-                shape = f"{len(row)} fields" if isinstance(row, list) else type(row).__name__
-                raise MalformedData(
-                    DATASET, hour.key, position, "*", row, f"expected a list of 12 fields, got {shape}"
-                )
+            if kline_fields(row, symbol) is None:
+                raise MalformedData(DATASET, hour.key, position, "*", row, "not a kline row of 12 fields")
     frame = pl.DataFrame(
-        [row for hour in hours for row in hour.rows],
+        [row[: len(KLINE_FIELDS)] for hour in hours for row in hour.rows],
         orient="row",
         schema={name: pl.String for name in KLINE_FIELDS},
         strict=False,
@@ -76,25 +80,10 @@ def _source_frame(hours: Sequence[HourRows], symbol: str) -> pl.DataFrame:
 
 
 def cook(hours: Sequence[HourRows], symbol: str) -> list[CookedHour]:
-    """Typed candles for each hour, exactly the contract's columns in order.
-
-    Rows whose open time falls outside their hour, or whose close time is not open + 59,999 ms,
-    are malformed: Binance never sends them for a valid request, so they point at a broken
-    response. Repeated open times within an hour are dropped (first kept) and counted.
-    """
+    """Typed candles for each hour, exactly the contract's columns in order. Repeated open times
+    within an hour are dropped (first kept) and counted; rows with fields beyond the documented 12
+    are counted (Binance adds fields over time)."""
     frame = parse_columns(_source_frame(hours, symbol), COLUMNS, DATASET, hours)
-    open_ms = pl.col("candle_open_time").dt.epoch("ms")
-    close_ms = pl.col("candle_close_time").dt.epoch("ms")
-    reject_offending(
-        frame,
-        [
-            ((open_ms < pl.col("_start")) | (open_ms >= pl.col("_start") + HOUR_MS), "open_time", "open time outside the hour"),
-            (close_ms != open_ms + CLOSE_OFFSET_MS, "close_time", "close time is not open time + 59,999 ms"),
-        ],
-        DATASET,
-        hours,
-        lambda row, field: row,
-    )
     unique = frame
     if not _strictly_increasing(frame["candle_open_time"]):  # the usual case skips two passes
         unique = frame.unique(subset=["_hour", "candle_open_time"], keep="first", maintain_order=True)
@@ -105,6 +94,7 @@ def cook(hours: Sequence[HourRows], symbol: str) -> list[CookedHour]:
             table,
             len(hour.rows) - table.height,
             tuple(missing_minutes(table, hour.hour, hour.complete)),
+            sum(len(row) > len(KLINE_FIELDS) for row in hour.rows),
         )
         for hour, table in zip(hours, tables)
     ]
@@ -131,16 +121,18 @@ def _strictly_increasing(times: pl.Series) -> bool:
     return times.is_sorted() and times.n_unique() == times.len()
 
 
-def open_time_of(row: Any) -> int:
-    """A kline's open time, the key Binance identifies it by."""
-    return int(row[0])
+def open_time_of(row: Any) -> int | None:
+    """A kline's open time, the key Binance identifies it by (also in a row of the wrong length,
+    so the shape check names the hour the row belongs to)."""
+    return row[0] if type(row) is list and row and type(row[0]) is int else None
 
 
 CANDLES = Dataset(
     name=DATASET,
-    raw_file="klines.json",
     columns=COLUMNS,
     cook=cook,
+    fields_of=kline_fields,
     time_of=open_time_of,
+    time_source="open_time",
     time_column="candle_open_time",
 )

@@ -7,7 +7,6 @@ from typing import Any
 
 import polars as pl
 
-from binance_assets.partitions import HOUR_MS
 from binance_assets.tables.schema import (
     DECIMAL,
     TIMESTAMP,
@@ -17,7 +16,6 @@ from binance_assets.tables.schema import (
     HourRows,
     MalformedData,
     parse_columns,
-    reject_offending,
     split_hours,
     with_hour_columns,
 )
@@ -43,13 +41,17 @@ TYPES = ["LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE
 SIDES = ["BUY", "SELL"]
 
 
+def order_fields(order: Any, symbol: str) -> dict[str, Any] | None:
+    """An allOrders object as it is (its own ``symbol`` included), or None when it is not one."""
+    return order if type(order) is dict else None
+
+
 def cook(hours: Sequence[HourRows], symbol: str) -> list[CookedHour]:
-    """Typed orders for each hour, by order id; an order whose ``time`` is outside its hour or
-    whose symbol is another pair is malformed. Repeated order ids within an hour are dropped and
-    counted."""
+    """Typed orders for each hour, by order id. Repeated order ids within an hour are dropped
+    (first kept) and counted."""
     for hour in hours:
         for position, order in enumerate(hour.rows):
-            if not isinstance(order, dict):
+            if order_fields(order, symbol) is None:
                 raise MalformedData(DATASET, hour.key, position, "*", order, "expected a JSON object")
     source = pl.from_dicts(
         [order for hour in hours for order in hour.rows],
@@ -57,31 +59,22 @@ def cook(hours: Sequence[HourRows], symbol: str) -> list[CookedHour]:
         strict=False,
     )
     frame = parse_columns(with_hour_columns(source, hours), COLUMNS, DATASET, hours)
-    time_ms = pl.col("order_time").dt.epoch("ms")
-    reject_offending(
-        frame,
-        [
-            ((time_ms < pl.col("_start")) | (time_ms >= pl.col("_start") + HOUR_MS), "time", "order time outside the hour"),
-            (pl.col("symbol") != symbol, "symbol", f"not {symbol}"),
-        ],
-        DATASET,
-        hours,
-        lambda order, field: order.get(field),
-    )
     unique = frame.unique(subset=["_hour", "order_id"], keep="first", maintain_order=True)
     tables = split_hours(unique.sort("_hour", "order_id"), len(hours))
     return [CookedHour(table, len(hour.rows) - table.height) for hour, table in zip(hours, tables)]
 
 
-def order_time_of(order: Any) -> int:
-    return int(order["time"])
+def order_time_of(order: Any) -> int | None:
+    time = order.get("time") if type(order) is dict else None
+    return time if type(time) is int else None
 
 
 ORDERS = Dataset(
     name=DATASET,
-    raw_file="orders.json",
     columns=COLUMNS,
     cook=cook,
+    fields_of=order_fields,
     time_of=order_time_of,
+    time_source="time",
     time_column="order_time",
 )

@@ -1,14 +1,17 @@
 """Column contracts shared by every cooked table, and the strict parsing of raw Binance values.
 
-Binance sends prices and quantities as decimal strings. Parsing goes through polars expressions
-with ``strict=False`` and then compares what came out with what went in, so a value that is not a
-number, not exact in decimal(38,8), or missing fails with the partition, row and field named,
-instead of becoming a silent null or a rounded number.
+Two gates, one contract. ``shape_problem`` is the raw zone's: a response whose rows are not what
+Binance documents (a field missing, a price that is not a decimal string, a time outside its hour)
+is refused before it is stored. ``parse_columns`` is the cooked table's: it types the values with
+polars expressions (``strict=False``) and compares what came out with what went in, so a value the
+table cannot hold exactly (more than 8 decimal places) fails with partition, row, field and value
+named, instead of becoming a silent null or a rounded number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,7 +19,7 @@ from typing import Any, Protocol
 import polars as pl
 from dagster import TableColumn, TableSchema
 
-from binance_assets.partitions import epoch_ms
+from binance_assets.partitions import HOUR_MS, epoch_ms
 
 DECIMAL = pl.Decimal(38, 8)
 TIMESTAMP = pl.Datetime("ms", "UTC")
@@ -49,6 +52,7 @@ class CookedHour:
     frame: pl.DataFrame
     duplicates_dropped: int
     missing_minutes: tuple[str, ...] = ()
+    rows_with_extra_fields: int = 0
 
 
 class Cook(Protocol):
@@ -61,13 +65,14 @@ class Cook(Protocol):
 
 @dataclass(frozen=True)
 class Dataset:
-    """One Binance dataset: its raw file, cooked columns, and how to cook and time its rows."""
+    """One Binance dataset: its cooked columns, how to read a raw row's fields, and how to cook."""
 
     name: str
-    raw_file: str
     columns: Sequence[Column]
     cook: Cook
-    time_of: Callable[[Any], int]
+    fields_of: Callable[[Any, str], Mapping[str, Any] | None]  # (row, symbol) → source fields
+    time_of: Callable[[Any], int | None]  # a raw row's time in epoch ms, None if it has none
+    time_source: str  # the source field of that time
     time_column: str
 
 
@@ -83,10 +88,6 @@ class MalformedData(ValueError):
         self.row = row
         self.field = field
         self.value = value
-
-
-def polars_schema(columns: Sequence[Column]) -> pl.Schema:
-    return pl.Schema({column.name: column.dtype for column in columns})
 
 
 def table_schema(columns: Sequence[Column]) -> TableSchema:
@@ -125,13 +126,54 @@ def _converted(source: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return source.cast(dtype, strict=False)
 
 
+def _without_trailing_zeros(text: pl.Expr) -> pl.Expr:
+    return text.str.replace(r"(\.\d*?)0+$", "$1").str.replace(r"\.$", "")
+
+
 def _faithful(source: pl.Expr, converted: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """True where the converted value says exactly what the source string said."""
+    """True where the converted value says exactly what the source string said: ``43519.34``
+    is exact in decimal(38,8) (as ``43519.34000000``), ``0.123456789`` is not."""
     if dtype == DECIMAL:
-        return converted.cast(pl.String) == source
+        return _without_trailing_zeros(converted.cast(pl.String)) == _without_trailing_zeros(source)
     if dtype == TIMESTAMP:
         return converted.is_not_null()
     return converted.cast(pl.String) == source
+
+
+DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _shape_of(value: Any, dtype: pl.DataType) -> str | None:
+    """Why ``value`` is not what Binance sends for a column of ``dtype``, or None."""
+    if value is None:
+        return "missing"
+    if dtype == DECIMAL:
+        ok = type(value) is str and DECIMAL_TEXT.fullmatch(value) is not None
+        return None if ok else "not a decimal string"
+    if dtype in (pl.Int64, TIMESTAMP):
+        return None if type(value) is int else "not an integer"
+    return None if type(value) is str else "not a string"
+
+
+def shape_problem(
+    dataset: Dataset, row: Any, symbol: str, hour_start_ms: int
+) -> tuple[str, Any, str] | None:
+    """(field, value, why) for the first way a raw row departs from Binance's documented shape:
+    not a row at all, a field missing or of the wrong JSON type, another pair's row, a time
+    outside its hour. None for a well-formed row; extra fields are Binance's to add."""
+    fields = dataset.fields_of(row, symbol)
+    if fields is None:
+        return "*", row, f"not a {dataset.name} row"
+    for column in dataset.columns:
+        value = fields.get(column.source)
+        if why := _shape_of(value, column.dtype):
+            return column.source, value, why
+    if fields.get("symbol") != symbol:
+        return "symbol", fields.get("symbol"), f"not {symbol}"
+    time = fields[dataset.time_source]
+    if not hour_start_ms <= time < hour_start_ms + HOUR_MS:
+        return dataset.time_source, time, "time outside the hour"
+    return None
 
 
 def parse_columns(
@@ -185,23 +227,6 @@ def with_hour_columns(frame: pl.DataFrame, hours: Sequence[HourRows]) -> pl.Data
         pl.int_range(pl.len(), dtype=pl.Int64).over("_hour").alias("_row"),
         pl.lit(starts).gather(pl.col("_hour")).alias("_start"),
     )
-
-
-def reject_offending(
-    frame: pl.DataFrame,
-    checks: Sequence[tuple[pl.Expr, str, str]],
-    dataset: str,
-    hours: Sequence[HourRows],
-    shown: Callable[[Any, str], object],
-) -> None:
-    """Raise ``MalformedData`` for the first row flagged by the first of ``checks`` (condition,
-    field, why) that flags any; ``shown(raw row, field)`` is the value the error quotes."""
-    for condition, field, why in checks:
-        bad = frame.filter(condition).select("_hour", "_row")
-        if bad.height:
-            position, row = bad.row(0)
-            hour = hours[position]
-            raise MalformedData(dataset, hour.key, row, field, shown(hour.rows[row], field), why)
 
 
 def split_hours(frame: pl.DataFrame, count: int) -> list[pl.DataFrame]:
