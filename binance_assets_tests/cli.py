@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,14 +13,21 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
 def materialize_cli(
-    env: dict[str, str], select: str, partition: str | None = None, partition_range: str | None = None
+    env: dict[str, str],
+    select: str,
+    partition: str | None = None,
+    partition_range: str | None = None,
+    config: dict | None = None,
 ) -> subprocess.CompletedProcess:
-    """``dagster asset materialize -m binance_assets.definitions`` with ``env`` added."""
+    """``dagster asset materialize -m binance_assets.definitions`` with ``env`` added, and run
+    ``config`` as ``--config-json`` (what the launchpad sends)."""
     command = [DAGSTER, "asset", "materialize", "-m", "binance_assets.definitions", "--select", select]
     if partition:
         command += ["--partition", partition]
     if partition_range:
         command += ["--partition-range", partition_range]
+    if config is not None:
+        command += ["--config-json", json.dumps(config)]
     return subprocess.run(
         command,
         cwd=ROOT,

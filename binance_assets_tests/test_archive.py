@@ -112,6 +112,39 @@ def test_bad_checksum_and_missing_file_fall_back_to_rest(
     assert klines <= 2 * (math.ceil(24 * 60 / 1000) + 2)
 
 
+def test_recent_hours_and_a_disabled_archive_request_no_archive_file(
+    archive_emulator: EmulatorProcess, lake: str
+) -> None:
+    """This hour of today is past the archive's cutoff, and an old hour with the archive off is
+    REST's: neither asks the archive for a file (no wasted request, no 404 warning)."""
+    today = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    for resources, hour in [
+        (lake_resources(lake, archive_emulator.url, archive=True), today.strftime("%Y-%m-%d-%H:00")),
+        (lake_resources(lake, archive_emulator.url, archive=False), START),
+    ]:
+        archive_emulator.reset()
+        assert run_hours(resources, hour).success
+        assert not [path for path in archive_emulator.stats()["requests"] if path.startswith("/data/")]
+
+
+def test_hanging_archive_costs_one_timeout_then_rest_serves_the_run(
+    archive_emulator: EmulatorProcess, rest_lake: dict[str, bytes], lake: str
+) -> None:
+    archive_emulator.reset()
+    archive_emulator.set_faults([{"kind": "slow", "path": "/data/", "seconds": 2}])
+    resources = lake_resources(lake, archive_emulator.url, archive=True)
+    resources["binance_archive"] = BinanceArchive(archive_url=archive_emulator.url, timeout_seconds=0.5)
+    try:
+        result = run_hours(resources, START, END)
+        made = archive_emulator.stats()["requests"]
+    finally:
+        archive_emulator.set_faults([])
+    assert result.success
+    assert sum(count for path, count in made.items() if path.startswith("/data/")) == 1, made
+    assert _lake_files(lake) == rest_lake
+    assert _raw_metadata(result)["source"] == "rest"
+
+
 def test_monthly_file_rows_equal_rest_rows(archive_emulator: EmulatorProcess) -> None:
     """A full month comes from one monthly zip, microseconds turned into REST's milliseconds."""
     start, end = _ms("2025-02-01T00:00"), _ms("2025-03-01T00:00")

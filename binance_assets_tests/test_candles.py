@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import pytest
 import requests
 from dagster import AssetCheckSeverity, AssetIn, Definitions, asset, materialize
 
-from binance_assets.partitions import partition_hour
+from binance_assets.partitions import partition_hour, partition_key
 from binance_assets.tables.candles import CANDLES
 from binance_assets.tables.schema import HourRows
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
-from binance_assets_tests.runs import HOURS, PAIR, key, lake_resources, node, run_hours
+from binance_assets_tests.runs import HOURS, PAIR, failure_messages, key, lake_resources, node, run_hours
 from binance_emulator import market
+from binance_emulator.process import EmulatorProcess
 
 SYMBOL = "BTCUSDT"
 
@@ -156,3 +158,27 @@ def test_definitions_object_runs_the_same_assets(emulator, lake, monkeypatch):
     )
     assert result.success
     assert f"{folder('cooked', 'candles', '2025-03-03-00:00')}/data.parquet" in local_files(lake)
+
+
+def test_partition_key_off_the_hour_is_refused_before_anything_is_written(emulator, lake):
+    result = run_hours(lake_resources(lake, emulator.url), "2025-03-01-13:30")
+    assert not result.success
+    assert "'2025-03-01-13:30' is not on the hour" in failure_messages(result)
+    assert local_files(lake) == {}
+
+
+def test_one_clock_decides_when_an_hour_has_closed(lake):
+    """With Binance's clock behind ours, the hour that just ended locally is still open on
+    Binance: the raw zone keeps it without _SUCCESS and the cooked step reads it as open (it asks
+    the same clock), instead of refusing it as an interrupted run's leftover."""
+    now = datetime.now(timezone.utc)
+    current = now.replace(minute=0, second=0, microsecond=0)
+    behind_ms = int((now - current).total_seconds() * 1000) + 120_000  # Binance: 2 min before it
+    previous = partition_key(current - timedelta(hours=1))
+    with EmulatorProcess(clock_offset_ms=-behind_ms) as skewed:
+        result = run_hours(lake_resources(lake, skewed.url), previous)
+    assert result.success, failure_messages(result)
+    files = local_files(lake)
+    raw = folder("raw", "candles", previous)
+    assert f"{raw}/klines.json" in files and f"{raw}/_SUCCESS" not in files
+    assert f"{folder('cooked', 'candles', previous)}/data.parquet" in files

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from binance_assets.lake.query import arrow_dataset, scan
+from binance_assets.lake.query import DUCKDB_HIVE_TYPES, arrow_dataset, scan
 from binance_assets_tests.runs import ALL_ASSETS, lake_resources, run_hours
 
 START, END = "2025-03-01-12:00", "2025-03-01-14:00"
@@ -49,3 +49,18 @@ def test_duckdb_queries_cooked_tables(filled_lake):
     orders = arrow_dataset(filled_lake, "orders")  # noqa: F841
     by_status = dict(duckdb.sql("SELECT status, count(*) FROM orders GROUP BY status").fetchall())
     assert {"FILLED", "CANCELED"} <= set(by_status)
+
+
+def test_partition_columns_are_the_same_integers_in_every_engine(filled_lake):
+    polars_types = scan(filled_lake, "candles").collect_schema()
+    assert [polars_types[name] for name in ("year", "month", "day", "hour")] == [pl.Int64] * 4
+    candles = arrow_dataset(filled_lake, "candles")  # noqa: F841
+    arrow_types = duckdb.sql("SELECT typeof(year), typeof(month), typeof(day), typeof(hour) FROM candles LIMIT 1")
+    assert arrow_types.fetchall()[0] == ("BIGINT",) * 4
+    if filled_lake.startswith("s3://"):
+        return  # plain DuckDB on S3 needs its httpfs extension, which is not installed offline
+    plain = duckdb.sql(
+        f"SELECT typeof(month), typeof(hour), symbol FROM read_parquet('{filled_lake}/cooked/candles/*/*/*/*/*/data.parquet', "
+        f"hive_partitioning = true, hive_types = {DUCKDB_HIVE_TYPES}) LIMIT 1"
+    ).fetchall()[0]
+    assert plain == ("BIGINT", "BIGINT", "BTCUSDT")

@@ -17,8 +17,9 @@ T = TypeVar("T")
 def run_hours(context: AssetExecutionContext) -> list[str]:
     """The hours this step covers (one, or a single-run range), each checked to be a whole hour
     before anything is fetched or written."""
+    asked = [context.partition_key] if not context.has_partition_key_range else []
     keys = list(context.partition_keys)
-    for key in keys:
+    for key in asked + keys:  # Dagster maps an off-hour key ("13:30") to the next hour: refuse it
         partition_hour(key)
     return keys
 

@@ -13,11 +13,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-# Partition columns read from the folder names; ``symbol=`` is already a column of each table.
+# Partition columns read from the folder names, as 64-bit integers whatever the engine: polars and
+# pyarrow are given Int64, DuckDB BIGINT (``DUCKDB_HIVE_TYPES``). The pair is a column of each
+# table already (``trading_pair``, ``symbol``).
+PARTITION_COLUMNS = ("year", "month", "day", "hour")
 HIVE_PARTITIONING = ds.partitioning(
-    pa.schema([("year", pa.int16()), ("month", pa.int8()), ("day", pa.int8()), ("hour", pa.int8())]),
-    flavor="hive",
+    pa.schema([(name, pa.int64()) for name in PARTITION_COLUMNS]), flavor="hive"
 )
+DUCKDB_HIVE_TYPES = "{" + ", ".join(f"'{name}': BIGINT" for name in PARTITION_COLUMNS) + "}"
 
 
 def table_url(lake_url: str, dataset: str) -> str:
@@ -30,7 +33,7 @@ def _aws(name: str) -> str | None:
 
 
 def scan(lake_url: str, dataset: str) -> pl.LazyFrame:
-    """A polars LazyFrame over every hour of a cooked table (``candles`` or ``orders``)."""
+    """A polars LazyFrame over every hour and pair of a cooked table (``candles`` or ``orders``)."""
     location = table_url(lake_url, dataset)
     options = None
     if location.startswith("s3://"):
@@ -47,7 +50,10 @@ def scan(lake_url: str, dataset: str) -> pl.LazyFrame:
             if value
         }
     return pl.scan_parquet(
-        f"{location}/**/*.parquet", hive_partitioning=True, storage_options=options
+        f"{location}/**/*.parquet",
+        hive_partitioning=True,
+        hive_schema={"symbol": pl.String, **{name: pl.Int64 for name in PARTITION_COLUMNS}},
+        storage_options=options,
     )
 
 
