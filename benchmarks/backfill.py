@@ -1,7 +1,7 @@
 """Backfill benchmark: single-run backfills of the whole candles graph against the emulator.
 
     /tmp/venv/bin/python benchmarks/backfill.py                 # day, month, year
-    /tmp/venv/bin/python benchmarks/backfill.py --only day,month --checks-compare
+    /tmp/venv/bin/python benchmarks/backfill.py --only month --pairs BTCUSDT,BTCUSDC,BTCFDUSD
     /tmp/venv/bin/python benchmarks/backfill.py --only year --instance postgres
 
 For each span it runs, each in a fresh local lake and a fresh DAGSTER_HOME (SQLite by default;
@@ -25,7 +25,7 @@ requests and all HTTP requests (emulator stats), peak RSS (largest process of th
 time's maximum resident set size, which covers the step processes) and the ratios of wall and CPU
 time to the floor (on a shared machine CPU time is the steadier of the two). For the longest span it also times
 a scan of the cooked table with polars and DuckDB and checks that REST and archive produced the
-same bytes. ``--checks-compare`` adds floors with no checks and with one evaluation per hour.
+same bytes. ``--pairs`` backfills several pairs in the one run (candles of each).
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ class Variant:
     name: str
     target: list[str]
     config: dict | None = None
-    checks: str = "run"
 
 
 REAL = ["-m", "binance_assets.definitions"]
@@ -77,8 +76,6 @@ VARIANTS = {
     "floor": Variant("floor", FLOOR),
     "rest": Variant("rest", REAL, REST_ONLY),
     "archive": Variant("archive", REAL),
-    "floor-no-checks": Variant("floor-no-checks", FLOOR, checks="none"),
-    "floor-checks-per-hour": Variant("floor-checks-per-hour", FLOOR, checks="hour"),
 }
 
 
@@ -119,8 +116,10 @@ def _recreate_database(database: str) -> None:
     connection.close()
 
 
-def run(emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant, instance: str) -> Result:
-    """One single-run backfill through the CLI, in a fresh lake and instance."""
+def run(
+    emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant, instance: str, pairs: list[str]
+) -> Result:
+    """One single-run backfill of ``pairs`` through the CLI, in a fresh lake and instance."""
     base = workdir / f"{span}-{variant.name}"
     shutil.rmtree(base, ignore_errors=True)
     home, lake = base / "dagster_home", base / "lake"
@@ -132,10 +131,11 @@ def run(emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant, i
         "LAKE_URL": str(lake),
         "BINANCE_API_URL": emulator.url,
         "BINANCE_ARCHIVE_URL": emulator.url,
-        "BENCH_CHECKS": variant.checks,
+        "BINANCE_SYMBOLS": ",".join(pairs),
     }
+    selection = ",".join(f"{pair}/{name}" for pair in pairs for name in ("raw_candles", "candles"))
     command = ["/usr/bin/time", "-v", DAGSTER, "asset", "materialize", *variant.target]
-    command += ["--select", "raw_candles,candles", "--partition-range", SPANS[span]]
+    command += ["--select", selection, "--partition-range", SPANS[span]]
     if variant.config:
         command += ["--config-json", json.dumps(variant.config)]
     emulator.reset()
@@ -174,14 +174,14 @@ def _count(cooked: Path) -> int:
 def scan_times(cooked: Path) -> dict[str, float]:
     """Seconds to aggregate the whole cooked table, with polars and with DuckDB (hive layout)."""
     started = time.monotonic()
-    pl.scan_parquet(f"{cooked}/**/*.parquet", hive_partitioning=True).group_by("month").agg(
+    pl.scan_parquet(f"{cooked}/**/*.parquet", hive_partitioning=True).group_by("symbol", "month").agg(
         pl.len(), pl.col("btc_volume").sum(), pl.col("high_price").max()
     ).collect()
     polars_s = time.monotonic() - started
     started = time.monotonic()
     duckdb.sql(
-        f"SELECT month, count(*), sum(btc_volume), max(high_price) FROM "
-        f"read_parquet('{cooked}/**/*.parquet', hive_partitioning = true) GROUP BY month"
+        f"SELECT symbol, month, count(*), sum(btc_volume), max(high_price) FROM "
+        f"read_parquet('{cooked}/**/*.parquet', hive_partitioning = true) GROUP BY symbol, month"
     ).fetchall()
     return {"polars": polars_s, "duckdb": time.monotonic() - started}
 
@@ -218,19 +218,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="day,month,year", help="spans: day,month,year")
     parser.add_argument("--variants", default="floor,rest,archive", help="floor,rest,archive")
-    parser.add_argument("--checks-compare", action="store_true", help="also floors without checks and with per-hour checks")
+    parser.add_argument("--pairs", default="BTCUSDT", help="comma-separated pairs backfilled in one run")
     parser.add_argument("--workdir", type=Path, default=None, help="kept after the run (default: a temp dir)")
     parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite", help="Dagster storage")
     args = parser.parse_args()
-    names = args.variants.split(",") + (["floor-no-checks", "floor-checks-per-hour"] if args.checks_compare else [])
+    names = args.variants.split(",")
+    pairs = args.pairs.split(",")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     results: list[Result] = []
     with EmulatorProcess() as emulator:
         for span in args.only.split(","):
             for name in names:
-                results.append(run(emulator, workdir, span, VARIANTS[name], args.instance))
+                results.append(run(emulator, workdir, span, VARIANTS[name], args.instance, pairs))
                 print(f"  {span} {name}: {results[-1].wall_s:.1f} s", file=sys.stderr, flush=True)
-    print(f"instance: {args.instance}")
+    print(f"instance: {args.instance}; pairs: {args.pairs}")
     report(results)
     last = args.only.split(",")[-1]
     lakes = {r.variant: r.lake for r in results if r.span == last}

@@ -1,38 +1,32 @@
-"""The floor of the backfill benchmark: the candles graph with bodies that do no work.
+"""The floor of the backfill benchmark: each pair's candles graph with bodies that do no work.
 
-Same asset keys, hourly partitions, single-run backfill policy and check specs (the table checks
-and the candles freshness check, each its own step as in ``binance_assets.definitions``), but
-nothing is fetched, cooked or stored, so a run of it costs only Dagster's own bookkeeping per
-partition and step. ``BENCH_CHECKS`` picks how checks are evaluated:
-``run`` (default, as the real code location: one evaluation per check per run), ``hour`` (one
-per check per hour, to measure what per-hour evaluation would cost) or ``none``.
+Same asset keys, hourly partitions, single-run backfill policy and check specs as the real code
+location (built by ``binance_assets.assets.pair``), but nothing is fetched, cooked or stored, so a
+run of it costs only Dagster's own bookkeeping per partition and step. ``BINANCE_SYMBOLS`` picks
+the pairs, as for the real code location.
 """
 
-import os
 from collections.abc import Iterator
 
 from dagster import (
-    AssetCheckEvaluation,
     AssetCheckResult,
     AssetIn,
+    AssetsDefinition,
     BackfillPolicy,
     Definitions,
     InputContext,
     IOManager,
-    OpExecutionContext,
     OutputContext,
     asset,
     multi_asset_check,
 )
 
-from binance_assets.checks import candles_checks as real_checks
-from binance_assets.checks import freshness_checks as real_freshness_checks
+from binance_assets.assets.pair import pair_assets
 from binance_assets.partitions import hourly_partitions
+from binance_assets.settings import Settings
 
-CHECK_SPECS = list(real_checks.check_specs)
-FRESHNESS_SPECS = [
-    spec for checks in real_freshness_checks for spec in checks.check_specs if spec.asset_key.path == ["candles"]
-]
+SETTINGS = Settings.from_env()
+HOURS = hourly_partitions(SETTINGS.start_date)
 
 
 class NoopIOManager(IOManager):
@@ -45,36 +39,29 @@ class NoopIOManager(IOManager):
         return None
 
 
-@asset(partitions_def=hourly_partitions, backfill_policy=BackfillPolicy.single_run(), group_name="candles")
-def raw_candles() -> None:
-    return None
+def noop_pair(symbol: str) -> list[AssetsDefinition]:
+    real = pair_assets(symbol, HOURS).candles
+    options = dict(partitions_def=HOURS, backfill_policy=BackfillPolicy.single_run(), group_name=symbol)
 
+    @asset(key=real.raw.key, **options)
+    def raw() -> None:
+        return None
 
-@asset(partitions_def=hourly_partitions, backfill_policy=BackfillPolicy.single_run(), group_name="candles")
-def candles(raw_candles: object) -> None:
-    return None
+    @asset(key=real.cooked.key, ins={"raw": AssetIn(real.raw.key)}, **options)
+    def cooked(raw: object) -> None:
+        return None
 
+    specs = list(real.checks.check_specs)
 
-@multi_asset_check(specs=CHECK_SPECS, ins={"candles": AssetIn("candles")})
-def candles_checks(context: OpExecutionContext, candles: object) -> Iterator[object]:
-    if os.getenv("BENCH_CHECKS") == "hour":
-        for key in context.partition_keys:
-            for spec in CHECK_SPECS:
-                yield AssetCheckEvaluation(
-                    asset_key=spec.asset_key, check_name=spec.name, passed=True, partition=key
-                )
-    for spec in CHECK_SPECS:
-        yield AssetCheckResult(check_name=spec.name, passed=True)
+    @multi_asset_check(name=f"{symbol}_candles_checks", specs=specs, ins={"table": AssetIn(real.cooked.key)})
+    def checks(table: object) -> Iterator[AssetCheckResult]:
+        for spec in specs:
+            yield AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True)
 
-
-@multi_asset_check(specs=FRESHNESS_SPECS)
-def freshness_checks() -> Iterator[object]:
-    for spec in FRESHNESS_SPECS:
-        yield AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True)
+    return [raw, cooked, checks]
 
 
 defs = Definitions(
-    assets=[raw_candles, candles],
-    asset_checks=[] if os.getenv("BENCH_CHECKS") == "none" else [candles_checks, freshness_checks],
+    assets=[a for symbol in SETTINGS.symbols for a in noop_pair(symbol)],
     resources={"io_manager": NoopIOManager()},
 )
