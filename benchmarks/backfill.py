@@ -1,8 +1,8 @@
 """Backfill benchmark: single-run backfills of the whole candles graph against the emulator.
 
-    /tmp/venv/bin/python benchmarks/backfill.py                 # day, month, year
-    /tmp/venv/bin/python benchmarks/backfill.py --only month --pairs BTCUSDT,BTCUSDC,BTCFDUSD
-    /tmp/venv/bin/python benchmarks/backfill.py --only year --instance postgres
+    python benchmarks/backfill.py                 # hour, day, month, year
+    python benchmarks/backfill.py --only month --pairs BTCUSDT,BTCUSDC,BTCFDUSD
+    python benchmarks/backfill.py --only year --instance postgres
 
 For each span it runs, each in a fresh local lake and a fresh DAGSTER_HOME (SQLite by default;
 ``--instance postgres`` uses the production configuration instead: ``deploy/dagster.yaml``'s
@@ -10,12 +10,16 @@ PostgreSQL storage and concurrency pools, a fresh database per run on ``BENCH_PG
 (default ``postgresql+psycopg2://postgres@127.0.0.1:5432``), and ``DAGSTER_EVENT_BATCH_SIZE=200``
 as deploy/README.md prescribes; compute logs stay local):
 
-* ``floor``   the same graph, partitions and check specs with bodies that do no work
-              (``benchmarks/noop_definitions.py``): Dagster's own cost per partition;
+* ``floor-default``  the same graph, partitions and check specs with bodies that do no work
+              (``benchmarks/noop_definitions.py``), with Dagster's default settings: Dagster's
+              own cost per partition;
+* ``floor``   the same, with the project's settings (one planned event per asset for a range,
+              ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1``, as the code location sets);
 * ``rest``    ``binance_assets.definitions`` with the bulk archive disabled;
 * ``archive`` ``binance_assets.definitions`` reading old hours from the emulator's archive.
 
-Runs go through the real CLI, ``dagster asset materialize --partition-range``, because that is
+The ``hour`` span is one partition (``--partition``), as the hourly schedule runs it. Runs go
+through the real CLI, ``dagster asset materialize --partition-range``, because that is
 what an operator runs: a fresh process that loads the code location, the default multiprocess
 executor (one process per step) and the SQLite instance under DAGSTER_HOME. ``materialize()``
 in-process would hide process start-up and the executor.
@@ -53,6 +57,7 @@ from binance_emulator.process import EmulatorProcess
 ROOT = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 SPANS = {
+    "hour": "2025-06-15-12:00",  # one partition, as the hourly schedule runs it
     "day": "2025-06-15-00:00...2025-06-15-23:00",
     "month": "2025-06-01-00:00...2025-06-30-23:00",
     "year": "2025-01-01-00:00...2025-12-31-23:00",
@@ -68,12 +73,17 @@ class Variant:
     name: str
     target: list[str]
     config: dict | None = None
+    env: dict[str, str] | None = None
 
 
 REAL = ["-m", "binance_assets.definitions"]
 FLOOR = ["-f", str(ROOT / "benchmarks" / "noop_definitions.py")]
+# Dagster's default: one ASSET_MATERIALIZATION_PLANNED event per partition and asset when a run is
+# created. The project's setting: one per asset for a range (binance_assets/definitions.py).
+PLANNED_SUBSET = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 VARIANTS = {
-    "floor": Variant("floor", FLOOR),
+    "floor-default": Variant("floor-default", FLOOR, env={PLANNED_SUBSET: "0"}),
+    "floor": Variant("floor", FLOOR, env={PLANNED_SUBSET: "1"}),
     "rest": Variant("rest", REAL, REST_ONLY),
     "archive": Variant("archive", REAL),
 }
@@ -132,10 +142,12 @@ def run(
         "BINANCE_API_URL": emulator.url,
         "BINANCE_ARCHIVE_URL": emulator.url,
         "BINANCE_SYMBOLS": ",".join(pairs),
+        **(variant.env or {}),
     }
     selection = ",".join(f"{pair}/{name}" for pair in pairs for name in ("raw_candles", "candles"))
     command = ["/usr/bin/time", "-v", DAGSTER, "asset", "materialize", *variant.target]
-    command += ["--select", selection, "--partition-range", SPANS[span]]
+    partitions = SPANS[span]
+    command += ["--select", selection, "--partition-range" if "..." in partitions else "--partition", partitions]
     if variant.config:
         command += ["--config-json", json.dumps(variant.config)]
     emulator.reset()
@@ -163,7 +175,7 @@ def run(
 
 
 def _hours(span: str) -> int:
-    first, last = (datetime.strptime(key, "%Y-%m-%d-%H:%M") for key in span.split("..."))
+    first, last = (datetime.strptime(key, "%Y-%m-%d-%H:%M") for key in (span.split("...") * 2)[:2])
     return int((last - first).total_seconds() // 3600) + 1
 
 
@@ -197,27 +209,32 @@ def same_files(left: Path, right: Path) -> bool:
 
 
 def report(results: list[Result]) -> None:
-    floors = {r.span: r for r in results if r.variant == "floor"}
+    """One line per run, with its ratios to the default-settings floor and the project's floor
+    of the same span (measured minutes apart in the same invocation)."""
+    floors = {(r.span, r.variant): r for r in results if r.variant.startswith("floor")}
     print(
-        f"{'span':6} {'variant':22} {'hours':>6} {'wall s':>8} {'cpu s':>7} {'candles':>8} "
-        f"{'candles/s':>10} {'klines':>7} {'http':>5} {'RSS MB':>7} {'wall÷floor':>10} {'cpu÷floor':>9}"
+        f"{'span':6} {'variant':14} {'hours':>6} {'wall s':>8} {'cpu s':>7} {'candles':>8} "
+        f"{'klines':>7} {'http':>5} {'RSS MB':>7} {'÷default floor':>14} {'÷floor':>7} {'cpu÷floor':>9}"
     )
     for r in results:
-        floor = floors.get(r.span)
-        wall_ratio = r.wall_s / floor.wall_s if floor else float("nan")
-        cpu_ratio = r.cpu_s / floor.cpu_s if floor else float("nan")
+        default, floor = floors.get((r.span, "floor-default")), floors.get((r.span, "floor"))
         print(
-            f"{r.span:6} {r.variant:22} {r.hours:6} {r.wall_s:8.1f} {r.cpu_s:7.1f} {r.candles:8} "
-            f"{r.candles / r.wall_s:10.0f} {r.kline_requests:7} {r.http_requests:5} "
-            f"{r.peak_rss_mb:7.0f} {wall_ratio:10.2f} {cpu_ratio:9.2f}"
+            f"{r.span:6} {r.variant:14} {r.hours:6} {r.wall_s:8.1f} {r.cpu_s:7.1f} {r.candles:8} "
+            f"{r.kline_requests:7} {r.http_requests:5} {r.peak_rss_mb:7.0f} "
+            f"{_ratio(r.wall_s, default and default.wall_s):>14} {_ratio(r.wall_s, floor and floor.wall_s):>7} "
+            f"{_ratio(r.cpu_s, floor and floor.cpu_s):>9}"
         )
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
+def _ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.2f}" if base else "–"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="day,month,year", help="spans: day,month,year")
-    parser.add_argument("--variants", default="floor,rest,archive", help="floor,rest,archive")
+    parser.add_argument("--only", default="hour,day,month,year", help="spans: hour,day,month,year")
+    parser.add_argument("--variants", default="floor-default,floor,rest,archive", help="floor-default,floor,rest,archive")
     parser.add_argument("--pairs", default="BTCUSDT", help="comma-separated pairs backfilled in one run")
     parser.add_argument("--workdir", type=Path, default=None, help="kept after the run (default: a temp dir)")
     parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite", help="Dagster storage")

@@ -40,7 +40,7 @@ class NoopIOManager(IOManager):
 
 
 def noop_pair(symbol: str) -> list[AssetsDefinition]:
-    real = pair_assets(symbol, HOURS).candles
+    real = pair_assets(symbol, SETTINGS.start_date).candles
     options = dict(partitions_def=HOURS, backfill_policy=BackfillPolicy.single_run(), group_name=symbol)
 
     @asset(key=real.raw.key, **options)

@@ -15,12 +15,13 @@ from binance_assets.partitions import hourly_partitions
 from binance_assets.resources.archive import BinanceArchive
 from binance_assets.resources.binance import BinanceResource
 from binance_assets.settings import DEFAULTS
+from binance_assets.warehouse.resource import Warehouse
 
 SYMBOL = "BTCUSDT"
 HOURS = hourly_partitions(DEFAULTS["BINANCE_START_DATE"])
-PAIR = pair_assets(SYMBOL, HOURS)
-CANDLE_ASSETS = PAIR.candles.all()
-ORDER_ASSETS = PAIR.orders.all()
+PAIR = pair_assets(SYMBOL, DEFAULTS["BINANCE_START_DATE"])
+CANDLE_ASSETS = PAIR.candles.hourly()
+ORDER_ASSETS = PAIR.orders.hourly()
 ALL_ASSETS = CANDLE_ASSETS + ORDER_ASSETS
 
 # The tags Dagster puts on a single-run range; ``materialize`` takes a range only this way.
@@ -67,7 +68,9 @@ def lake_resources(
         api_url=api_url, api_key=api_key, api_secret=api_secret, **binance_options
     )
     lake = Lake(url=lake_url, s3=s3)
+    catalog = f"sqlite:///{lake_url}/catalog.db" if not lake_url.startswith("s3://") else "sqlite:///:memory:"
     return {
+        "warehouse": Warehouse(catalog_uri=catalog, warehouse=f"{lake_url}/tables"),
         "binance": binance,
         "binance_archive": BinanceArchive(archive_url=api_url, enabled=archive),
         "lake": lake,

@@ -27,11 +27,11 @@ def test_definitions_validate(pairs_defs):
 def test_every_pair_has_its_own_assets_group_and_lineage(pairs_defs):
     graph = pairs_defs.resolve_asset_graph()
     for pair in PAIRS:
-        for raw, cooked in (("raw_candles", "candles"), ("raw_orders", "orders")):
-            node = graph.get(AssetKey([pair, cooked]))
-            assert node.parent_keys == {AssetKey([pair, raw])}
-            assert node.group_name == graph.get(AssetKey([pair, raw])).group_name == pair
-    assert len(graph.get_all_asset_keys()) == 4 * len(PAIRS)
+        for dataset in ("candles", "orders"):
+            raw, cooked, daily = (graph.get(AssetKey([pair, name])) for name in (f"raw_{dataset}", dataset, f"daily_{dataset}"))
+            assert cooked.parent_keys == {raw.key} and daily.parent_keys == {cooked.key}
+            assert raw.group_name == cooked.group_name == daily.group_name == pair
+    assert len(graph.get_all_asset_keys()) == 6 * len(PAIRS)
 
 
 def test_cooked_assets_publish_their_column_schema(pairs_defs):

@@ -26,7 +26,6 @@ import requests
 from dagster import AssetCheckKey
 
 from binance_assets.assets.pair import pair_assets
-from binance_assets.partitions import hourly_partitions
 from binance_assets.resources.binance import BinanceResource
 from binance_assets_tests.runs import API_KEY, API_SECRET
 from binance_assets_tests.servers import MotoS3Server, free_port
@@ -295,9 +294,8 @@ def test_backfill_of_48_hours_through_the_webserver(
         assert lineage[f"{pair}/orders"] == [[pair, "raw_orders"]]
 
     run_ids = {run["runId"] for run in backfill["runs"]}
-    hours = hourly_partitions(FIRST_HOUR)
     for pair in PAIRS:
-        for check_key in (key for checks in pair_assets(pair, hours).checks() for key in checks.check_keys):
+        for check_key in (key for checks in pair_assets(pair, FIRST_HOUR).checks() for key in checks.check_keys):
             assert_check_passed_over_all_hours(deploy, check_key, run_ids)
 
     for dataset in ("candles", "orders"):

@@ -18,16 +18,19 @@ from dagster import (
     AssetsDefinition,
     AssetChecksDefinition,
     BackfillPolicy,
+    DailyPartitionsDefinition,
     FreshnessPolicy,
     HourlyPartitionsDefinition,
     asset,
 )
 
 from binance_assets.assets.cooked import materialize_cooked
+from binance_assets.assets.daily import daily_asset
 from binance_assets.assets.raw import materialize_raw
 from binance_assets.checks import table_checks
 from binance_assets.lake.resource import Lake
 from binance_assets.lake.zones import Hours, RawHour
+from binance_assets.partitions import daily_partitions, hourly_partitions
 from binance_assets.resources.archive import BinanceArchive
 from binance_assets.resources.binance import BinanceResource
 from binance_assets.tables.candles import CANDLES
@@ -41,13 +44,14 @@ FRESHNESS = FreshnessPolicy.cron(deadline_cron="15 * * * *", lower_bound_delta=t
 
 @dataclass(frozen=True)
 class DatasetAssets:
-    """One dataset of one pair: raw asset, cooked asset, the cooked table's checks."""
+    """One dataset of one pair: raw asset, cooked asset, the cooked table's checks, the days."""
 
     raw: AssetsDefinition
     cooked: AssetsDefinition
     checks: AssetChecksDefinition
+    daily: AssetsDefinition
 
-    def all(self) -> list[AssetsDefinition | AssetChecksDefinition]:
+    def hourly(self) -> list[AssetsDefinition | AssetChecksDefinition]:
         return [self.raw, self.cooked, self.checks]
 
 
@@ -57,17 +61,21 @@ class PairAssets:
     candles: DatasetAssets
     orders: DatasetAssets
 
-    def all(self) -> list[AssetsDefinition | AssetChecksDefinition]:
-        return self.candles.all() + self.orders.all()
-
     def assets(self) -> list[AssetsDefinition]:
-        return [self.candles.raw, self.candles.cooked, self.orders.raw, self.orders.cooked]
+        return [d.raw for d in self.datasets()] + [d.cooked for d in self.datasets()] + [
+            d.daily for d in self.datasets()
+        ]
+
+    def datasets(self) -> list[DatasetAssets]:
+        return [self.candles, self.orders]
 
     def checks(self) -> list[AssetChecksDefinition]:
-        return [self.candles.checks, self.orders.checks]
+        return [d.checks for d in self.datasets()]
 
 
-def dataset_assets(dataset: Dataset, symbol: str, hours: HourlyPartitionsDefinition) -> DatasetAssets:
+def dataset_assets(
+    dataset: Dataset, symbol: str, hours: HourlyPartitionsDefinition, days: DailyPartitionsDefinition
+) -> DatasetAssets:
     raw_key = AssetKey([symbol, f"raw_{dataset.name}"])
     common = dict(
         partitions_def=hours,
@@ -105,8 +113,13 @@ def dataset_assets(dataset: Dataset, symbol: str, hours: HourlyPartitionsDefinit
     ) -> Mapping[str, pl.DataFrame]:
         return materialize_cooked(context, dataset, symbol, raw_hours, binance, lake)
 
-    return DatasetAssets(raw, cooked, table_checks(dataset, cooked.key, hours))
+    checks = table_checks(dataset, cooked.key, hours)
+    return DatasetAssets(raw, cooked, checks, daily_asset(dataset, symbol, cooked.key, days))
 
 
-def pair_assets(symbol: str, hours: HourlyPartitionsDefinition) -> PairAssets:
-    return PairAssets(symbol, dataset_assets(CANDLES, symbol, hours), dataset_assets(ORDERS, symbol, hours))
+def pair_assets(symbol: str, start_date: str) -> PairAssets:
+    """Every asset and check of ``symbol``, partitioned from ``start_date`` (BINANCE_START_DATE)."""
+    hours, days = hourly_partitions(start_date), daily_partitions(start_date)
+    return PairAssets(
+        symbol, dataset_assets(CANDLES, symbol, hours, days), dataset_assets(ORDERS, symbol, hours, days)
+    )

@@ -1,0 +1,148 @@
+"""Replacing one pair's UTC day in an Iceberg table: what the daily assets do.
+
+A day is written as one overwrite filtered on the pair and the day's time range: one commit that
+drops the partition's old file and adds the new one, so readers see the old day or the new day,
+never both or neither, and a rebuild never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import CommitFailedException, ValidationException
+from pyiceberg.expressions import BooleanExpression
+from pyiceberg.table import Table
+
+from binance_assets.tables.schema import Column
+from binance_assets.warehouse.maintenance import expire_snapshots
+from binance_assets.warehouse.tables import (
+    WarehouseTable,
+    day_bounds,
+    open_table,
+    pair_day_filter,
+    warehouse_table,
+)
+
+ATTEMPTS = 5
+BACKOFF_S = 0.1  # the k-th retry waits up to BACKOFF_S * 2**k, jittered so writers spread out
+
+# A pair-day's first build replaces nothing, which pyiceberg reports as a warning every time.
+warnings.filterwarnings("ignore", message="Delete operation did not match any records", category=UserWarning)
+
+
+@dataclass(frozen=True)
+class DayWrite:
+    """The outcome of writing a pair's day, as materialization metadata wants it."""
+
+    table: str
+    symbol: str
+    day: date
+    rows: int
+    data_files: int  # files holding the pair-day after the write: 1, or 0 for an empty day
+    snapshot_id: int | None
+    location: str
+    attempts: int  # commits tried; more than 1 when another writer committed at the same time
+    expired_snapshots: int
+
+    def metadata(self) -> dict[str, str | int]:
+        """Plain values for ``MaterializeResult(metadata=...)``. The snapshot id is text: it is a
+        64-bit number, more digits than the UI's JavaScript numbers keep."""
+        return {
+            "table": self.table,
+            "rows": self.rows,
+            "data_files": self.data_files,
+            "snapshot_id": str(self.snapshot_id),
+            "table_location": self.location,
+            "commit_attempts": self.attempts,
+            "expired_snapshots": self.expired_snapshots,
+        }
+
+
+class DayWriteConflict(RuntimeError):
+    """Other writers kept committing to the table; the day was not written."""
+
+
+def day_rows(table: WarehouseTable, symbol: str, day: date, frame: pl.DataFrame) -> pa.Table:
+    """The pair-day's rows as Arrow for the table: the contract columns in order (extra columns
+    dropped), sorted by time, timestamps in Iceberg's microseconds. Refuses a frame of other types,
+    and any row of another pair or day, which the overwrite would not replace next time."""
+    _check_types(frame, table.columns)
+    start, end = day_bounds(day)
+    symbol_column, time_column = pl.col(table.symbol_column), pl.col(table.time_column)
+    inside = (symbol_column == symbol) & time_column.is_between(start, end, closed="left")
+    outside = frame.filter(~inside.fill_null(False)).height
+    if outside:
+        raise ValueError(f"{outside} rows of the frame are not {symbol} rows of {day}")
+    rows = frame.select(column.name for column in table.columns).sort(table.time_column, maintain_order=True)
+    return rows.with_columns(pl.col(pl.Datetime).cast(pl.Datetime("us", "UTC"))).to_arrow()
+
+
+def _check_types(frame: pl.DataFrame, columns: list[Column]) -> None:
+    for column in columns:
+        if column.name not in frame.schema:
+            raise ValueError(f"column {column.name!r} ({column.dtype}) is missing")
+        if frame.schema[column.name] != column.dtype:
+            raise ValueError(f"column {column.name!r} has type {frame.schema[column.name]}, expected {column.dtype}")
+
+
+def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, attempts: int) -> int:
+    """Overwrite ``row_filter``'s rows with ``rows``; returns the attempts it took.
+
+    pyiceberg already retries a commit that lost a race when the other commit touched other rows
+    (another pair or day): it re-bases the same files on the new head. When the other commit
+    replaced these very rows (``ValidationException``), or its retries ran out
+    (``CommitFailedException``), the table is refreshed and the overwrite redone, so the last
+    writer's rows are the day's. That redo leaves the abandoned attempt's data file unreferenced
+    (pyiceberg removes its manifests, not its data files): rare, harmless to readers.
+    """
+    attempt = 1
+    while True:
+        try:
+            table.overwrite(rows, overwrite_filter=row_filter)
+            return attempt
+        except (CommitFailedException, ValidationException):
+            if attempt >= attempts:
+                raise
+            time.sleep(random.uniform(0, BACKOFF_S * 2**attempt))
+            table.refresh()
+            attempt += 1
+
+
+def write_day(
+    catalog: Catalog, dataset: str, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
+) -> DayWrite:
+    """Replace ``symbol``'s ``day`` in ``binance.{dataset}`` with ``frame`` (the union of the day's
+    24 cooked hours) as one data file; an empty frame deletes the pair-day. Then expire old
+    snapshots (see ``maintenance``). Raises ``DayWriteConflict`` naming table, pair and day when
+    ``attempts`` commits all lost to concurrent writers of the same rows."""
+    spec = warehouse_table(dataset)
+    rows = day_rows(spec, symbol, day, frame)
+    row_filter = pair_day_filter(spec, symbol, day)
+    table = open_table(catalog, dataset)
+    try:
+        tried = replace_rows(table, rows, row_filter, attempts)
+    except (CommitFailedException, ValidationException) as error:
+        raise DayWriteConflict(
+            f"{spec.identifier}: writing {symbol} {day} failed after {attempts} attempts, other writers "
+            f"kept committing the same rows: {error}"
+        ) from error
+    snapshot = table.current_snapshot()
+    expiry = expire_snapshots(table)
+    return DayWrite(
+        table=spec.identifier,
+        symbol=symbol,
+        day=day,
+        rows=rows.num_rows,
+        data_files=sum(1 for _ in table.scan(row_filter=row_filter).plan_files()),
+        snapshot_id=snapshot.snapshot_id if snapshot else None,
+        location=table.location(),
+        attempts=tried,
+        expired_snapshots=expiry.snapshots,
+    )

@@ -1,0 +1,174 @@
+"""The two Iceberg tables, derived from the cooked tables' contract columns, and how to read them.
+
+Each table has the cooked table's columns, in its order, with the Iceberg type of each polars
+type (decimal(38,8), long, string, timestamptz), and is partitioned by the pair (identity) and the
+UTC day of its time column, so a pair's day is one partition holding one data file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+import polars as pl
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, LessThan
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform, IdentityTransform
+from pyiceberg.types import DecimalType, IcebergType, LongType, NestedField, StringType, TimestamptzType
+
+from binance_assets.tables import candles, orders
+from binance_assets.tables.schema import Column
+
+NAMESPACE = "binance"
+FIRST_PARTITION_FIELD_ID = 1000  # Iceberg numbers partition fields from 1000
+
+# Table properties set at creation (standard Iceberg names, so Spark or Trino maintenance jobs
+# honour them too). Snapshot retention is explained in ``maintenance``; old metadata.json files
+# are deleted by the writer after each commit, keeping the last 20.
+PROPERTIES = {
+    "history.expire.min-snapshots-to-keep": "10",
+    "history.expire.max-snapshot-age-ms": str(60 * 60 * 1000),
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+}
+
+
+@dataclass(frozen=True)
+class WarehouseTable:
+    """One Iceberg table: its name, the contract columns, and the pair and time columns it is
+    partitioned by."""
+
+    name: str
+    columns: Sequence[Column]
+    symbol_column: str
+    time_column: str
+
+    @property
+    def identifier(self) -> str:
+        return f"{NAMESPACE}.{self.name}"
+
+
+TABLES = {
+    "candles": WarehouseTable("candles", candles.COLUMNS, "trading_pair", "candle_open_time"),
+    "orders": WarehouseTable("orders", orders.COLUMNS, "symbol", "order_time"),
+}
+
+
+def warehouse_table(dataset: str) -> WarehouseTable:
+    try:
+        return TABLES[dataset]
+    except KeyError:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(TABLES)}") from None
+
+
+def iceberg_type(dtype: pl.DataType) -> IcebergType:
+    """The Iceberg type that holds a contract column's values exactly. A timezone-aware datetime
+    is ``timestamptz`` (microseconds in Iceberg; the cooked milliseconds convert exactly)."""
+    if isinstance(dtype, pl.Decimal):
+        return DecimalType(dtype.precision, dtype.scale)
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone == "UTC":
+        return TimestamptzType()
+    if dtype == pl.Int64:
+        return LongType()
+    if dtype == pl.String:
+        return StringType()
+    raise TypeError(f"no Iceberg type for contract type {dtype}")
+
+
+def iceberg_schema(columns: Sequence[Column]) -> Schema:
+    """The contract columns as an Iceberg schema, field ids 1, 2, … in contract order. Optional
+    fields: polars (and so Arrow) columns are nullable, and Iceberg refuses nullable data for a
+    required field."""
+    return Schema(
+        *[
+            NestedField(position, column.name, iceberg_type(column.dtype), required=False)
+            for position, column in enumerate(columns, start=1)
+        ]
+    )
+
+
+def partition_spec(table: WarehouseTable, schema: Schema) -> PartitionSpec:
+    """Identity on the pair, then the UTC day of the time column."""
+    symbol = schema.find_field(table.symbol_column)
+    moment = schema.find_field(table.time_column)
+    return PartitionSpec(
+        PartitionField(symbol.field_id, FIRST_PARTITION_FIELD_ID, IdentityTransform(), symbol.name),
+        PartitionField(moment.field_id, FIRST_PARTITION_FIELD_ID + 1, DayTransform(), f"{moment.name}_day"),
+    )
+
+
+def open_table(catalog: Catalog, dataset: str) -> Table:
+    """``binance.{dataset}``, created (with its namespace) if missing; safe when several processes
+    create it at once. Loaded first: pyiceberg's ``create_table_if_not_exists`` writes a metadata
+    file before it finds the table exists, which would leave one orphan file per call."""
+    table = warehouse_table(dataset)
+    try:
+        return catalog.load_table(table.identifier)
+    except NoSuchTableError:
+        pass
+    _create_namespace(catalog)
+    schema = iceberg_schema(table.columns)
+    return catalog.create_table_if_not_exists(
+        table.identifier,
+        schema=schema,
+        partition_spec=partition_spec(table, schema),
+        properties=PROPERTIES,
+    )
+
+
+def _create_namespace(catalog: Catalog) -> None:
+    """``binance``, unless it exists. The SQL catalog checks, then inserts: a process that loses
+    the race to another gets the database's unique-key error, which is fine once it exists."""
+    try:
+        catalog.create_namespace_if_not_exists(NAMESPACE)
+    except Exception:
+        if not catalog.namespace_exists(NAMESPACE):
+            raise
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC day as a half-open interval [start, end)."""
+    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+def pair_day_filter(table: WarehouseTable, symbol: str, day: date) -> BooleanExpression:
+    """Rows of one pair and UTC day. It matches whole partitions, so replacing it drops files
+    instead of rewriting them."""
+    start, end = day_bounds(day)
+    return And(
+        EqualTo(table.symbol_column, symbol),
+        GreaterThanOrEqual(table.time_column, start.isoformat()),
+        LessThan(table.time_column, end.isoformat()),
+    )
+
+
+def contract_types(table: WarehouseTable) -> dict[str, pl.DataType]:
+    return {column.name: column.dtype for column in table.columns}
+
+
+def scan_table(catalog: Catalog, dataset: str) -> pl.LazyFrame:
+    """A polars LazyFrame over ``binance.{dataset}`` with the cooked tables' exact types
+    (timestamps back to milliseconds), so it can be compared or joined with cooked hours.
+    Filters on the pair and time prune partitions and files."""
+    table = warehouse_table(dataset)
+    return pl.scan_iceberg(open_table(catalog, dataset)).cast(contract_types(table))
+
+
+def arrow_table(
+    catalog: Catalog,
+    dataset: str,
+    row_filter: str | BooleanExpression = AlwaysTrue(),
+    columns: Sequence[str] = ("*",),
+) -> pa.Table:
+    """The rows of ``binance.{dataset}`` that ``row_filter`` selects, as Arrow, read by pyiceberg
+    with partition and file pruning. DuckDB queries it by its Python name without the iceberg
+    extension: ``duckdb.sql("SELECT max(high_price) FROM candles")`` after
+    ``candles = arrow_table(catalog, "candles")``. Timestamps are microseconds, as stored."""
+    return open_table(catalog, dataset).scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow()

@@ -1,0 +1,123 @@
+"""The daily assets: a pair's day in the Iceberg table equals its 24 hourly Parquet files, is one
+data file, rebuilds idempotently, is pictured, checked, and built by the automation once its hours
+are in (and again when one of them changes)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import polars as pl
+import pytest
+from dagster import AssetSelection, DagsterInstance, Definitions, evaluate_automation_conditions, materialize
+from PIL import Image
+
+from binance_assets.assets.daily import day_checks
+from binance_assets.partitions import day_hours
+from binance_assets.tables.candles import CANDLES
+from binance_assets.warehouse.tables import open_table, pair_day_filter, scan_table, warehouse_table
+from binance_assets_tests.lake_files import local_files, parquet
+from binance_assets_tests.runs import PAIR, failure_messages, lake_resources, node, run_hours
+
+DAY = "2025-03-02"
+DAY_ASSETS = [*PAIR.candles.hourly(), PAIR.candles.daily]
+FIRST, LAST = f"{DAY}-00:00", f"{DAY}-23:00"
+
+
+@pytest.fixture(scope="module")
+def built(emulator, tmp_path_factory) -> tuple[dict, object, str]:
+    """One day of BTCUSDT candles: its 24 hours, then the day, on one instance."""
+    lake = str(tmp_path_factory.mktemp("daily") / "lake")
+    resources = lake_resources(lake, emulator.url)
+    instance = DagsterInstance.ephemeral()
+    hours = run_hours(resources, FIRST, LAST, instance=instance)
+    assert hours.success, failure_messages(hours)
+    day = materialize(DAY_ASSETS, selection=[PAIR.candles.daily.key],
+                      partition_key=DAY, resources=resources, instance=instance, raise_on_error=False)
+    assert day.success, failure_messages(day)
+    return resources, day, lake
+
+
+def stored_day(resources: dict, dataset: str = "candles") -> pl.DataFrame:
+    catalog = resources["warehouse"].catalog()
+    return scan_table(catalog, dataset).filter(pl.col("candle_open_time").dt.strftime("%Y-%m-%d") == DAY).collect()
+
+
+def test_day_equals_its_24_hourly_files_digit_for_digit(built) -> None:
+    resources, _, lake = built
+    files = local_files(lake)
+    hourly = pl.concat(
+        [parquet(data) for key, data in sorted(files.items()) if key.startswith("cooked/candles/") and "/day=02/" in key]
+    )
+    stored = stored_day(resources).sort("candle_open_time")
+    assert stored.height == hourly.height > 1400
+    as_text = [pl.col(pl.Decimal).cast(pl.String), pl.col(pl.Datetime).dt.epoch("ms")]
+    assert stored.with_columns(as_text).equals(hourly.with_columns(as_text))
+    assert stored.schema == hourly.schema
+
+
+def test_one_data_file_per_pair_day_and_rebuild_is_idempotent(built) -> None:
+    resources, _, _ = built
+    catalog = resources["warehouse"].catalog()
+    table = open_table(catalog, "candles")
+    day_filter = pair_day_filter(warehouse_table("candles"), "BTCUSDT", pl.Series([DAY]).str.to_date()[0])
+    assert len(list(table.scan(row_filter=day_filter).plan_files())) == 1
+    before = stored_day(resources).height
+    again = materialize(DAY_ASSETS, selection=[PAIR.candles.daily.key],
+                        partition_key=DAY, resources=resources, raise_on_error=False)
+    assert again.success, failure_messages(again)
+    assert stored_day(resources).height == before
+    assert len(list(open_table(catalog, "candles").scan(row_filter=day_filter).plan_files())) == 1
+
+
+def test_day_is_pictured_and_checked(built) -> None:
+    _, day, _ = built
+    (materialization,) = day.asset_materializations_for_node(node("daily_candles"))
+    picture = materialization.metadata["picture"].value
+    encoded = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", picture)[1]
+    png = base64.b64decode(encoded)
+    assert len(png) < 80_000, "a year of events stays light"
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG" and image.width >= 600 and image.height >= 300
+    assert materialization.metadata["data_files"].value == 1
+    evaluations = {e.check_name: e.passed for e in day.get_asset_check_evaluations()}
+    assert evaluations == {"daily_rows": True, "daily_schema": True}
+
+
+def test_daily_checks_fail_on_a_table_that_differs_from_its_hours(built) -> None:
+    """Rows added to the table behind the pipeline's back (or lost) fail ``daily_rows``; a table
+    whose columns are off the contract fails ``daily_schema``."""
+    resources, _, _ = built
+    stored = stored_day(resources)
+    doubled = pl.concat([stored, stored.head(3)])
+    rows, schema = day_checks(CANDLES, {DAY: doubled}, {DAY: stored.height})
+    assert not rows.passed and f"{DAY}: table {stored.height + 3}, hours {stored.height}" in rows.metadata["failing_days"].value
+    assert schema.passed
+    off_contract = stored.with_columns(pl.col("open_price").cast(pl.Float64))
+    rows, schema = day_checks(CANDLES, {DAY: off_contract}, {DAY: stored.height})
+    assert rows.passed and not schema.passed
+
+
+def test_automation_builds_a_day_once_its_hours_are_in_and_again_after_a_late_fix(emulator, tmp_path) -> None:
+    resources = lake_resources(str(tmp_path / "lake"), emulator.url)
+    instance = DagsterInstance.ephemeral()
+    daily = AssetSelection.assets(PAIR.candles.daily)
+
+    def requested(cursor=None):
+        result = evaluate_automation_conditions(Definitions(assets=DAY_ASSETS, resources=resources), instance, asset_selection=daily, cursor=cursor)
+        return result, {key for key in result.get_requested_partitions(PAIR.candles.daily.key)}
+
+    assert run_hours(resources, FIRST, f"{DAY}-22:00", instance=instance).success
+    result, days = requested()
+    assert DAY not in days, "23 of 24 hours: the day waits"
+    assert run_hours(resources, LAST, instance=instance).success
+    result, days = requested(result.cursor)
+    assert DAY in days, "the 24th hour completes the day"
+    assert materialize(DAY_ASSETS, selection=[PAIR.candles.daily.key],
+                       partition_key=DAY, resources=resources, instance=instance).success
+    result, days = requested(result.cursor)
+    assert DAY not in days, "built and nothing changed"
+    assert run_hours(resources, day_hours(DAY)[7], instance=instance).success
+    result, days = requested(result.cursor)
+    assert DAY in days, "a late re-materialized hour rebuilds its day"
