@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions
+from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
 from binance_assets import schedules
 from binance_assets.assets.pair import PairAssets, pair_assets
@@ -32,11 +32,21 @@ def build_definitions(settings: Settings) -> Definitions:
     pairs: list[PairAssets] = [pair_assets(symbol, settings.start_date) for symbol in settings.symbols]
     candles_job = schedules.dataset_job("candles", [pair.candles for pair in pairs])
     orders_job = schedules.dataset_job("orders", [pair.orders for pair in pairs])
+    days = AutomationConditionSensorDefinition(
+        "daily_tables",
+        target=AssetSelection.assets(*[d.daily for pair in pairs for d in pair.datasets()]),
+        # Ships running, like the candle schedules: the days are built unattended once their
+        # hours are in (Dagster's default automation sensor would ship stopped).
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Builds each pair's day in the Iceberg tables once its 24 hours are in, and "
+        "rebuilds it when one of them is re-materialized.",
+    )
     the_lake = lake(settings)
     return Definitions(
         assets=[a for pair in pairs for a in pair.assets()],
         asset_checks=[c for pair in pairs for c in pair.checks()],
         jobs=[candles_job, orders_job],
+        sensors=[days],
         schedules=schedules.dataset_schedules(candles_job, hours, "candles", schedules.orders_default_status(True))
         + schedules.dataset_schedules(orders_job, hours, "orders", schedules.orders_default_status(settings.credentials_configured)),
         resources={

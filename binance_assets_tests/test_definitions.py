@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, Definitions
+from dagster import AssetKey, DefaultSensorStatus, Definitions
 
 from binance_assets.definitions import build_definitions, defs
 from binance_assets.settings import Settings, SettingsError
@@ -52,6 +52,14 @@ def test_schema_checks_are_blocking_and_partitioned_by_hour(pairs_defs):
         if graph.get_check_spec(key).blocking and graph.get_check_spec(key).partitions_def is not None
     }
     assert {(pair, f"{dataset}_schema") for pair in PAIRS for dataset in ("candles", "orders")} <= blocking
+
+
+def test_days_are_built_by_an_automation_sensor_that_ships_running(pairs_defs):
+    sensor = pairs_defs.get_sensor_def("daily_tables")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    graph = pairs_defs.resolve_asset_graph()
+    targeted = sensor.asset_selection.resolve(graph)
+    assert targeted == {AssetKey([pair, f"daily_{d}"]) for pair in PAIRS for d in ("candles", "orders")}
 
 
 def test_cooked_tables_carry_a_freshness_policy(pairs_defs):
