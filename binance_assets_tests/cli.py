@@ -8,8 +8,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+from binance_assets_tests.runs import API_KEY, API_SECRET
+
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+def cli_env(emulator_url: str, root: Path, credentials: bool = False, **extra: str) -> dict[str, str]:
+    """The environment of a CLI run against the emulator, with a lake and a Dagster instance of
+    its own under ``root`` (``{root}/lake``, ``{root}/dagster_home``)."""
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "BINANCE_API_URL": emulator_url,
+        "BINANCE_ARCHIVE_URL": emulator_url,
+        "LAKE_URL": str(root / "lake"),
+        "DAGSTER_HOME": str(home),
+        **extra,
+    }
+    if credentials:
+        env |= {"BINANCE_API_KEY": API_KEY, "BINANCE_API_SECRET": API_SECRET}
+    return env
 
 
 def materialize_cli(

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from binance_assets_tests.cli import materialize_cli
+from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.lake_files import folder, local_files
 
 
 def test_cli_materializes_one_hour_of_candles(emulator, tmp_path):
     lake = tmp_path / "lake"
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    env = {
-        "BINANCE_API_URL": emulator.url,
-        "BINANCE_ARCHIVE_URL": emulator.url,
-        "LAKE_URL": str(lake),
-        "DAGSTER_HOME": str(home),
-    }
+    env = cli_env(emulator.url, tmp_path)
     run = materialize_cli(env, "BTCUSDT/raw_candles,BTCUSDT/candles", partition="2025-03-01-12:00")
     assert run.returncode == 0, run.stderr[-3000:]
     files = local_files(str(lake))

@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
 import time
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -61,7 +63,7 @@ def test_ping_time_exchange_info(fresh: EmulatorProcess) -> None:
     weight = [x for x in info["rateLimits"] if x["rateLimitType"] == "REQUEST_WEIGHT"]
     assert weight == [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}]
     by_symbol = {s["symbol"]: s for s in info["symbols"]}
-    assert set(by_symbol) == {"BTCUSDT", "BTCUSD"}
+    assert set(by_symbol) == {"BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD"}
     assert by_symbol["BTCUSDT"]["baseAsset"] == "BTC" and by_symbol["BTCUSDT"]["quoteAsset"] == "USDT"
     assert by_symbol["BTCUSD"]["quoteAsset"] == "USD" and by_symbol["BTCUSD"]["status"] == "TRADING"
     filters = {f["filterType"] for f in by_symbol["BTCUSDT"]["filters"]}
@@ -352,3 +354,30 @@ def test_account_module_rules() -> None:
     assert account.is_busy_hour(busy) and busy == day + 13 * 3_600_000
     assert 1500 <= account.order_count(SYMBOL, busy) <= 2500
     assert 10 <= account.order_count(SYMBOL, busy + 3_600_000) <= 30
+
+
+def test_malformed_api_key_is_refused_at_start() -> None:
+    """A key Binance would answer with -2014 on every signed request stops the emulator at once."""
+    run = subprocess.run(
+        [sys.executable, "-m", "binance_emulator", "--port", "0", "--api-key", "ccxt-key", "--api-secret", "s"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert run.returncode != 0
+    assert "--api-key" in run.stderr and "64 letters and digits" in run.stderr
+
+
+def test_every_btc_usd_pair_is_its_own_market(fresh: EmulatorProcess) -> None:
+    symbols = {s["symbol"] for s in requests.get(fresh.url + "/api/v3/exchangeInfo", timeout=5).json()["symbols"]}
+    assert {"BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD"} <= symbols
+    opens = {}
+    for symbol in ("BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD"):
+        rows = requests.get(
+            fresh.url + "/api/v3/klines",
+            params={"symbol": symbol, "interval": "1m", "startTime": 1740787200000, "limit": 5},
+            timeout=5,
+        ).json()
+        assert len(rows) == 5
+        opens[symbol] = rows[0][1]
+        archive = requests.get(f"{fresh.url}/data/spot/daily/klines/{symbol}/1m/{symbol}-1m-2025-03-01.zip", timeout=10)
+        assert archive.status_code == 200
+    assert len(set(opens.values())) == 4, opens

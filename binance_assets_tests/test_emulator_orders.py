@@ -17,7 +17,7 @@ from binance.exceptions import BinanceAPIException
 from binance_emulator import account
 from binance_emulator.process import EmulatorProcess
 
-KEY = "emulatorKey123"
+KEY = ("emulatorKey123" * 5)[:64]  # Binance keys are 64 letters and digits
 SECRET = "emulatorSecret456"
 SYMBOL = "BTCUSDT"
 HOUR = 3_600_000

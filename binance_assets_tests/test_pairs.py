@@ -10,7 +10,7 @@ import requests
 from dagster import materialize
 
 from binance_assets.assets.pair import pair_assets
-from binance_assets_tests.cli import materialize_cli
+from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet
 from binance_assets_tests.runs import failure_messages, lake_resources, node
 from binance_assets.settings import DEFAULTS
@@ -30,16 +30,9 @@ def emulator_rows(url: str, symbol: str, partition: str) -> list[list]:
 
 
 def test_two_pairs_in_one_cli_run(tmp_path) -> None:
-    lake, home = tmp_path / "lake", tmp_path / "home"
-    home.mkdir()
+    lake = tmp_path / "lake"
     with EmulatorProcess() as emulator:
-        env = {
-            "BINANCE_API_URL": emulator.url,
-            "BINANCE_ARCHIVE_URL": emulator.url,
-            "BINANCE_SYMBOLS": ",".join(PAIRS),
-            "LAKE_URL": str(lake),
-            "DAGSTER_HOME": str(home),
-        }
+        env = cli_env(emulator.url, tmp_path, BINANCE_SYMBOLS=",".join(PAIRS))
         selection = ",".join(f"{pair}/{name}" for pair in PAIRS for name in ("raw_candles", "candles"))
         run = materialize_cli(env, selection, partition_range=f"{START}...{END}")
         assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]

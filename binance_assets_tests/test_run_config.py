@@ -4,7 +4,7 @@ Binance and never loses its key."""
 
 from __future__ import annotations
 
-from binance_assets_tests.cli import materialize_cli
+from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.lake_files import local_files
 from binance_assets_tests.runs import API_KEY, API_SECRET
 from binance_emulator.process import EmulatorProcess
@@ -14,16 +14,7 @@ OLD_HOUR = "2025-03-01-12:00"  # before the archive cutoff: its day comes from t
 
 def test_one_field_per_resource_keeps_the_environment_for_the_others(tmp_path) -> None:
     with EmulatorProcess(api_key=API_KEY, api_secret=API_SECRET) as emulator:
-        home = tmp_path / "home"
-        home.mkdir()
-        env = {
-            "BINANCE_API_URL": emulator.url,
-            "BINANCE_ARCHIVE_URL": emulator.url,
-            "BINANCE_API_KEY": API_KEY,
-            "BINANCE_API_SECRET": API_SECRET,
-            "LAKE_URL": str(tmp_path / "lake"),
-            "DAGSTER_HOME": str(home),
-        }
+        env = cli_env(emulator.url, tmp_path, credentials=True)
         config = {
             "resources": {
                 "binance": {"config": {"max_attempts": 3}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from binance_assets_tests.cli import materialize_cli
+from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.runs import API_KEY, API_SECRET
 
 
@@ -18,15 +18,7 @@ def files_containing(root: Path, needle: str) -> list[str]:
 
 def test_secret_and_full_key_appear_nowhere_after_a_full_run(emulator, tmp_path):
     lake, home = tmp_path / "lake", tmp_path / "dagster_home"
-    home.mkdir()
-    env = {
-        "BINANCE_API_URL": emulator.url,
-        "BINANCE_ARCHIVE_URL": emulator.url,
-        "BINANCE_API_KEY": API_KEY,
-        "BINANCE_API_SECRET": API_SECRET,
-        "LAKE_URL": str(lake),
-        "DAGSTER_HOME": str(home),
-    }
+    env = cli_env(emulator.url, tmp_path, credentials=True)
     run = materialize_cli(env, "*", partition="2025-03-01-13:00")
     assert run.returncode == 0, run.stderr[-3000:]
     assert (lake / "cooked" / "orders").exists()

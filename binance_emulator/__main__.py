@@ -7,11 +7,15 @@ free port and prints the real one.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Optional
 
 from binance_emulator.faults import Fault
 from binance_emulator.server import Config, make_server
+
+
+API_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{64}")
 
 
 def parse_args(argv: Optional[list[str]] = None) -> Config:
@@ -23,10 +27,13 @@ def parse_args(argv: Optional[list[str]] = None) -> Config:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic candles and orders")
     p.add_argument("--weight-limit", type=int, default=6000, help="REQUEST_WEIGHT per minute per IP")
     p.add_argument("--clock-offset-ms", type=int, default=0, help="server clock skew (may be negative)")
-    p.add_argument("--symbol", default="BTCUSDT", help="served symbol (BTCUSD is always served too)")
+    p.add_argument("--symbol", default="BTCUSDT", help="one more served symbol (BTCUSDT, BTCUSDC, BTCFDUSD and BTCUSD always are)")
     p.add_argument("--fault", action="append", default=[], metavar="KIND:PATH:COUNT[:ARG]",
                    help="inject a fault (repeatable); see binance_emulator.faults")
     a = p.parse_args(argv)
+    if a.api_key is not None and not API_KEY_FORMAT.fullmatch(a.api_key):
+        p.error(f"--api-key {a.api_key[:4]}…: a Binance API key is 64 letters and digits "
+                f"(Binance answers any other with -2014 'API-key format invalid')")
     try:
         faults = [Fault.from_cli(text) for text in a.fault]
     except ValueError as exc:

@@ -33,7 +33,8 @@ from binance_emulator import account, archive, errors, faults, market, signing
 from binance_emulator.errors import ApiError
 
 JSON_TYPE = "application/json;charset=UTF-8"
-SECOND_SYMBOL = "BTCUSD"
+# BTC against USD: binance.com's three pairs and binance.us's one, each its own market.
+PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD")
 _SYMBOL_FORMAT = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
 _INT_FORMAT = re.compile(r"^[0-9]{1,20}$")
 _QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "EUR", "BTC")
@@ -55,8 +56,8 @@ class Config:
 
     @property
     def symbols(self) -> list[str]:
-        """Served symbols: ``--symbol`` plus BTCUSD (binance.us style)."""
-        return [self.symbol] if self.symbol == SECOND_SYMBOL else [self.symbol, SECOND_SYMBOL]
+        """Served symbols: the four BTC–USD pairs, plus ``--symbol`` when it is another."""
+        return list(PAIRS) + ([self.symbol] if self.symbol not in PAIRS else [])
 
 
 @dataclass
