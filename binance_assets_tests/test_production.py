@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from dagster import AssetCheckKey
 
 from binance_assets.assets.pair import pair_assets
 from binance_assets.resources.binance import BinanceResource
+from binance_assets_tests.postgres import PG, fresh_database
 from binance_assets_tests.runs import API_KEY, API_SECRET
 from binance_assets_tests.servers import MotoS3Server, free_port
 from binance_emulator.process import EmulatorProcess
@@ -43,41 +43,12 @@ COMPUTE_LOGS_BUCKET = "dagster-compute-logs"
 BACKFILL_TIMEOUT_S = 150
 BUDGET = BinanceResource().weight_limit * BinanceResource().weight_budget
 
-PG = {
-    "host": os.getenv("PGHOST", "127.0.0.1"),
-    "port": os.getenv("PGPORT", "5432"),
-    "user": os.getenv("PGUSER", "postgres"),
-    "password": os.getenv("PGPASSWORD", ""),
-}
-
-
-def admin_connection() -> Any:
-    connection = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
-    connection.autocommit = True
-    return connection
-
-
 @pytest.fixture
 def database() -> Iterator[str]:
-    """A fresh database for this run's Dagster instance, dropped afterwards; its URL uses the
-    +psycopg2 driver as deploy/dagster.yaml requires."""
-    try:
-        admin = admin_connection()
-    except psycopg2.OperationalError as error:
-        reason = f"PostgreSQL is unreachable at {PG['host']}:{PG['port']} as {PG['user']}: {error}"
-        if os.getenv("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"dagster_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    password = f":{PG['password']}" if PG["password"] else ""
-    try:
-        yield f"postgresql+psycopg2://{PG['user']}{password}@{PG['host']}:{PG['port']}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    """A fresh database for this run's Dagster instance; its URL uses the +psycopg2 driver as
+    deploy/dagster.yaml requires."""
+    with fresh_database("dagster_test") as url:
+        yield url
 
 
 class Service:

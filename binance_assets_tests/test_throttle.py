@@ -9,11 +9,12 @@ from binance_emulator.process import EmulatorProcess
 
 
 def test_budget_is_a_ceiling_not_a_trigger(tmp_path):
-    """Budget 10 weight a minute; 4 days of klines need 6 pages of weight 2 plus /time: the run
-    must pause once for the next minute, never exceed 10 in a minute, and never see a 429."""
-    with EmulatorProcess(weight_limit=20) as emulator:
+    """Budget 20 weight a minute; the pair check (exchangeInfo, weight 20) fills it, and 4 days of
+    klines need 6 pages of weight 2 plus /time: the run must pause once for the next minute, never
+    exceed 20 in a minute, and never see a 429."""
+    with EmulatorProcess(weight_limit=40) as emulator:
         resources = lake_resources(
-            str(tmp_path / "lake"), emulator.url, weight_limit=20, weight_budget=0.5
+            str(tmp_path / "lake"), emulator.url, weight_limit=40, weight_budget=0.5
         )
         instance = DagsterInstance.ephemeral()
         result = run_hours(
@@ -22,7 +23,7 @@ def test_budget_is_a_ceiling_not_a_trigger(tmp_path):
         assert result.success, failure_messages(result)
         stats = emulator.stats()
     assert stats["status_429"] == 0
-    assert stats["max_weight_per_minute"] <= 10
+    assert stats["max_weight_per_minute"] <= 20
     assert stats["requests"]["/api/v3/klines"] == 6
     logs = [entry.message for entry in instance.all_logs(result.run_id)]
     assert any("reached the budget" in message and "pausing" in message for message in logs)

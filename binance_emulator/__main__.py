@@ -1,7 +1,10 @@
 """Command line: ``python -m binance_emulator --host 127.0.0.1 --port PORT [options]``.
 
 Prints ``listening on http://HOST:PORT`` (flushed) once the socket is bound; ``--port 0`` picks a
-free port and prints the real one.
+free port and prints the real one. Serves BTCUSDT, BTCUSDC, BTCFDUSD and BTCUSD.
+
+A malformed ``--api-key``, or ``--api-key`` without a ``--api-secret``, stops it at once (exit 2):
+started, it could only answer every signed request with an error, far from the cause.
 """
 
 from __future__ import annotations
@@ -18,26 +21,42 @@ from binance_emulator.server import Config, make_server
 API_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{64}")
 
 
+def credentials_problem(api_key: Optional[str], api_secret: Optional[str]) -> Optional[str]:
+    """Why these credentials cannot work, or None. Only the key's first 4 characters are shown."""
+    if api_key is None:
+        return None
+    if not API_KEY_FORMAT.fullmatch(api_key):
+        return (f"argument --api-key: {api_key[:4]!r}... ({len(api_key)} characters) is not a Binance API key: "
+                "a key is 64 letters and digits, and Binance answers any other with -2014 'API-key format invalid.'")
+    if not api_secret:
+        return "argument --api-secret: required and not empty with --api-key (every signature is checked with it)"
+    return None
+
+
 def parse_args(argv: Optional[list[str]] = None) -> Config:
     p = argparse.ArgumentParser(prog="python -m binance_emulator", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--api-key", default=None, help="the only valid X-MBX-APIKEY (signed endpoints answer -2015 without)")
+    p.add_argument("--api-key", default=None,
+                   help="the only valid X-MBX-APIKEY, 64 letters and digits like Binance's "
+                        "(signed endpoints answer -2015 without)")
     p.add_argument("--api-secret", default=None, help="HMAC secret for signatures")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic candles and orders")
     p.add_argument("--weight-limit", type=int, default=6000, help="REQUEST_WEIGHT per minute per IP")
     p.add_argument("--clock-offset-ms", type=int, default=0, help="server clock skew (may be negative)")
-    p.add_argument("--symbol", default="BTCUSDT", help="one more served symbol (BTCUSDT, BTCUSDC, BTCFDUSD and BTCUSD always are)")
-    p.add_argument("--fault", action="append", default=[], metavar="KIND:PATH:COUNT[:ARG]",
+    p.add_argument("--symbol", default="BTCUSDT",
+                   help="one more served symbol (BTCUSDT, BTCUSDC, BTCFDUSD and BTCUSD always are); "
+                        "kept for old command lines")
+    p.add_argument("--fault", action="append", default=[], metavar="KIND:PATH:COUNT[:ARG][:KEY=VALUE...]",
                    help="inject a fault (repeatable); see binance_emulator.faults")
     a = p.parse_args(argv)
-    if a.api_key is not None and not API_KEY_FORMAT.fullmatch(a.api_key):
-        p.error(f"--api-key {a.api_key[:4]}…: a Binance API key is 64 letters and digits "
-                f"(Binance answers any other with -2014 'API-key format invalid')")
+    problem = credentials_problem(a.api_key, a.api_secret)
+    if problem:
+        p.error(problem)
     try:
         faults = [Fault.from_cli(text) for text in a.fault]
     except ValueError as exc:
-        p.error(str(exc))
+        p.error(f"argument --fault: {exc}")
     return Config(
         host=a.host, port=a.port, api_key=a.api_key, api_secret=a.api_secret, seed=a.seed,
         weight_limit=a.weight_limit, clock_offset_ms=a.clock_offset_ms, symbol=a.symbol, faults=faults,

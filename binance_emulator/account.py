@@ -12,7 +12,9 @@ Rules tests can rely on:
   of a day, :func:`is_busy_hour` tells whether an hour is one.
 * ``orderId = 1_000_000 + (hour_index - first_hour_index) * 4_000 + k`` for the k-th order of the
   hour (k < 2,500), so ids are unique and strictly increasing with ``time`` (times within an hour
-  are distinct milliseconds, sorted).
+  are distinct milliseconds, sorted). Ids are per symbol, as Binance numbers orders per symbol:
+  two pairs share ids, never orders (each symbol draws its own counts, times, sides, sizes, and
+  its prices follow its own candles).
 * Every status (NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED), the types LIMIT,
   MARKET, LIMIT_MAKER, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT, both sides; executedQty <= origQty;
   prices follow the candles of :mod:`binance_emulator.market`.

@@ -3,6 +3,10 @@
 A *fault* applies to requests whose path starts with its ``path`` (``""`` or ``"*"``: every
 ``/api`` and ``/data`` path; admin paths under ``/_emulator/`` are never faulted). With ``count``
 it is spent after that many matching requests; without, it stays until replaced or reset.
+With ``symbol`` (any kind but ``clock_skew``), it only matches requests naming that symbol -- the
+``symbol`` parameter, a name in exchangeInfo's ``symbols`` list, or the symbol of an archive
+path -- so one pair can fail while the others work; requests naming no symbol (ping, time,
+exchangeInfo without one) are never hit by it.
 
 Set faults at run time with ``POST /_emulator/faults`` (the list **replaces** the current one;
 ``{"faults": []}`` clears it; ``GET /_emulator/faults`` shows what is left)::
@@ -12,12 +16,17 @@ Set faults at run time with ``POST /_emulator/faults`` (the list **replaces** th
         {"kind": "5xx", "path": "/api/v3/klines", "count": 1, "status": 503, "body": "html"},
         {"kind": "slow", "path": "/api/v3/allOrders", "count": 1, "seconds": 3},
         {"kind": "bad_number", "path": "/api/v3/klines", "count": 1, "field": 2},
+        {"kind": "5xx", "path": "/api/v3/klines", "symbol": "BTCUSDC"},
+        {"kind": "unknown_symbol", "symbol": "BTCUSD"},
+        {"kind": "symbol_status", "symbol": "BTCFDUSD", "status": "HALT"},
         {"kind": "clock_skew", "ms": -3000}
     ]}
 
-or on the command line with ``--fault KIND:PATH:COUNT[:ARG]`` (repeatable; COUNT ``*`` means
-unlimited; ARG is the kind's main argument, in brackets below), e.g.
-``--fault 429:/api/v3/klines:2:1`` or ``--fault slow:/api/v3/allOrders:*:0.5``.
+or on the command line with ``--fault KIND:PATH:COUNT[:ARG][:KEY=VALUE...]`` (repeatable; COUNT
+``*`` or empty means unlimited; ARG is the kind's main argument, in brackets below; any other key
+as KEY=VALUE), e.g. ``--fault 429:/api/v3/klines:2:1``, ``--fault slow:/api/v3/allOrders:*:0.5``,
+``--fault 5xx:/api/v3/klines:*:503:symbol=BTCUSDC``, ``--fault unknown_symbol:::BTCUSD`` or
+``--fault symbol_status:::BTCFDUSD:status=HALT``.
 
 Kinds and their keys:
 
@@ -47,6 +56,15 @@ Kinds and their keys:
                       minute / hour in the future.
 ``clock_skew``        Shift the server clock by [``ms``] (may be negative) from now on, on top
                       of ``--clock-offset-ms``; path and count are ignored. Reset clears it.
+``unknown_symbol``    [``symbol``] is not served, as Binance treats a delisted or unknown pair:
+                      every /api request naming it answers HTTP 400 -1121 "Invalid symbol."
+                      (after the usual weight and signature checks), exchangeInfo without a
+                      symbol omits it, and its archive files are 404. Path and count are ignored:
+                      it holds until replaced or reset.
+``symbol_status``     exchangeInfo reports ``status`` (default "BREAK"; one of Binance's
+                      PRE_TRADING, TRADING, POST_TRADING, END_OF_DAY, HALT, AUCTION_MATCH,
+                      BREAK) for [``symbol``]; klines, orders and archive still answer, as for a
+                      halted pair on Binance. Path and count are ignored, as for unknown_symbol.
 ====================  ===========================================================================
 
 The corrupted row is the middle one (index ``len(rows) // 2``), so it is never the first or last.
@@ -62,13 +80,17 @@ import copy
 import json
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 ANSWER_KINDS = frozenset({"429", "418", "5xx", "html", "drop"})
 DATA_KINDS = frozenset(
     {"missing_field", "bad_number", "wrong_field_count", "duplicate_rows", "outside_window", "set_value"}
 )
-KINDS = ANSWER_KINDS | DATA_KINDS | {"slow", "truncate", "clock_skew"}
+STATE_KINDS = frozenset({"unknown_symbol", "symbol_status"})
+"""Kinds that change what the market is rather than one answer: never spent, read by the server."""
+KINDS = ANSWER_KINDS | DATA_KINDS | STATE_KINDS | {"slow", "truncate", "clock_skew"}
+SYMBOL_STATUSES = ("PRE_TRADING", "TRADING", "POST_TRADING", "END_OF_DAY", "HALT", "AUCTION_MATCH", "BREAK")
+"""Binance's spot symbol statuses (exchangeInfo ``status``)."""
 _ARG_KEY = {
     "429": "retry_after",
     "418": "retry_after",
@@ -80,7 +102,10 @@ _ARG_KEY = {
     "duplicate_rows": "rows",
     "set_value": "value",
     "clock_skew": "ms",
+    "unknown_symbol": "symbol",
+    "symbol_status": "symbol",
 }
+_INT_KEYS = frozenset({"retry_after", "rows", "ms"})
 
 
 @dataclass
@@ -90,8 +115,9 @@ class Fault:
     kind: str
     path: str = ""
     count: Optional[int] = None
+    symbol: Optional[str] = None
     retry_after: Optional[int] = None
-    status: Optional[int] = None
+    status: Optional[int | str] = None
     body: str = "json"
     seconds: float = 2.0
     field: Optional[Any] = None
@@ -99,7 +125,10 @@ class Fault:
     ms: int = 0
     value: Any = "-1.00000000"
 
-    def matches(self, path: str) -> bool:
+    def matches(self, path: str, symbols: Collection[str] = ()) -> bool:
+        """True for a request to ``path`` naming ``symbols`` (see the module docstring)."""
+        if self.symbol is not None and self.symbol not in symbols:
+            return False
         return self.path in ("", "*") or path.startswith(self.path)
 
     @classmethod
@@ -116,33 +145,59 @@ class Fault:
         f = cls(kind=kind, **d)
         if f.count is not None:
             f.count = int(f.count)
+        f._check()
         return f
+
+    def _check(self) -> None:
+        """Refuse specs that would silently do nothing or the wrong thing; fill defaults."""
+        if self.kind == "clock_skew" and self.symbol is not None:
+            raise ValueError("clock_skew moves the whole server clock: it takes no 'symbol'")
+        if self.kind not in STATE_KINDS:
+            return
+        if not self.symbol:
+            raise ValueError(f"fault kind {self.kind!r} needs a 'symbol'")
+        self.count = None  # a market state is never spent
+        if self.kind == "symbol_status":
+            self.status = self.status or "BREAK"
+            if self.status not in SYMBOL_STATUSES:
+                raise ValueError(f"symbol_status 'status' must be one of {list(SYMBOL_STATUSES)}, "
+                                 f"got {self.status!r}")
 
     @classmethod
     def from_cli(cls, text: str) -> "Fault":
-        """Parse ``KIND:PATH:COUNT[:ARG]`` (COUNT ``*`` = unlimited)."""
+        """Parse ``KIND:PATH:COUNT[:ARG][:KEY=VALUE...]`` (COUNT ``*`` or empty = unlimited)."""
         parts = text.split(":")
-        if len(parts) not in (3, 4):
-            raise ValueError(f"--fault wants KIND:PATH:COUNT[:ARG], got {text!r}")
-        kind, path, count = parts[0], parts[1], parts[2]
+        if len(parts) < 3:
+            raise ValueError(f"--fault wants KIND:PATH:COUNT[:ARG][:KEY=VALUE...], got {text!r}")
+        kind, path, count, extras = parts[0], parts[1], parts[2], parts[3:]
         d: dict[str, Any] = {"kind": kind, "path": path}
         if count not in ("*", ""):
             d["count"] = int(count)
-        if len(parts) == 4:
+        if extras and "=" not in extras[0]:
             key = _ARG_KEY.get(kind)
             if key is None:
                 raise ValueError(f"fault kind {kind!r} takes no argument")
-            arg = parts[3]
-            if key in ("retry_after", "status", "rows", "ms"):
-                d[key] = int(arg)
-            elif key == "seconds":
-                d[key] = float(arg)
-            else:
-                d[key] = int(arg) if arg.lstrip("-").isdigit() else arg
+            d[key] = _cli_value(kind, key, extras.pop(0))
+        for extra in extras:
+            key, eq, value = extra.partition("=")
+            if not eq:
+                raise ValueError(f"--fault {text!r}: after ARG come KEY=VALUE parts, got {extra!r}")
+            d[key] = _cli_value(kind, key, value)
         return cls.from_dict(d)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _cli_value(kind: str, key: str, text: str) -> Any:
+    """A command-line text as the JSON form carries it: numbers for the numeric keys."""
+    if key in _INT_KEYS or (key == "status" and kind != "symbol_status"):
+        return int(text)
+    if key == "seconds":
+        return float(text)
+    if key in ("field", "value"):  # a klines index, or an allOrders key / any value
+        return int(text) if text.lstrip("-").isdigit() else text
+    return text
 
 
 class FaultBook:
@@ -174,16 +229,17 @@ class FaultBook:
         with self._lock:
             return [f.to_dict() for f in self._faults]
 
-    def take(self, path: str) -> list[Fault]:
-        """The faults for one request to ``path``, spending their counts.
+    def take(self, path: str, symbols: Collection[str] = ()) -> list[Fault]:
+        """The faults for one request to ``path`` naming ``symbols``, spending their counts.
 
-        At most one answer kind is returned (the first matching one).
+        At most one answer kind is returned (the first matching one); state kinds never are
+        (see :meth:`unknown_symbols` and :meth:`symbol_statuses`).
         """
         out: list[Fault] = []
         with self._lock:
             answered = False
             for f in self._faults:
-                if not f.matches(path) or (f.count is not None and f.count <= 0):
+                if f.kind in STATE_KINDS or not f.matches(path, symbols) or (f.count is not None and f.count <= 0):
                     continue
                 if f.kind in ANSWER_KINDS:
                     if answered:
@@ -195,6 +251,17 @@ class FaultBook:
             self._faults = [f for f in self._faults if f.count is None or f.count > 0]
             self.applied += len(out)
         return out
+
+
+    def unknown_symbols(self) -> frozenset[str]:
+        """Symbols an ``unknown_symbol`` fault removes from the market."""
+        with self._lock:
+            return frozenset(f.symbol for f in self._faults if f.kind == "unknown_symbol" and f.symbol)
+
+    def symbol_statuses(self) -> dict[str, str]:
+        """exchangeInfo ``status`` per symbol set by ``symbol_status`` faults (the last one wins)."""
+        with self._lock:
+            return {f.symbol: str(f.status) for f in self._faults if f.kind == "symbol_status" and f.symbol}
 
 
 # ---- what each fault does to an answer --------------------------------------------------------

@@ -12,6 +12,12 @@ How the numbers are made, and why:
 * Inside a day, a seeded Gaussian random walk of 1,440 steps is bent (a Brownian bridge) so that it
   starts at the day's anchor and ends exactly at the next day's anchor. Hence ``open`` of every
   minute equals ``close`` of the previous minute, across day boundaries too.
+* :data:`REFERENCE` (BTCUSDT) is that walk. Every other symbol is BTC against another dollar
+  (USDC, FDUSD, USD), so it tracks the reference as real arbitrage keeps it: its anchor is the
+  reference's times a seeded per-day basis of 0.02 % to 0.15 % either way, and its walk is the
+  reference's plus a small bridged walk of its own (about 0.05 % intraday). Prices are thus close
+  to BTCUSDT's but never equal; volumes are the symbol's own draws, scaled by
+  :data:`VOLUME_SCALE` (BTCUSDT is the deepest book).
 * Prices are kept as integer cents and volumes as integer 1e-8 units, then written as Binance's
   8-decimal strings, so every number is exact and aggregations add up digit for digit.
 * Missing minutes (no trading): a minute is missing when a hash of ``(seed, symbol, minute)`` is
@@ -95,6 +101,17 @@ _WEEK_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; Binance weeks open on
 
 
 
+REFERENCE = "BTCUSDT"
+"""The symbol whose walk the others track (see the module docstring)."""
+REFERENCE_SIGMA = 0.0009
+"""Per-minute standard deviation of the reference's log price."""
+BASIS_SIGMA = 0.00002
+"""Per-minute standard deviation of another symbol's log price around the reference."""
+VOLUME_SCALE: dict[str, float] = {"BTCUSDT": 1.0, "BTCFDUSD": 0.5, "BTCUSDC": 0.2, "BTCUSD": 0.03}
+"""Typical volume of a symbol relative to BTCUSDT (other symbols: :data:`DEFAULT_VOLUME_SCALE`)."""
+DEFAULT_VOLUME_SCALE = 0.1
+
+
 def listing_ms(symbol: str) -> int:
     """First minute with a candle for ``symbol``."""
     return LISTING_MS.get(symbol, DEFAULT_LISTING_MS)
@@ -116,7 +133,13 @@ def is_missing(symbol: str, minute_ms: int, seed: int = 0) -> bool:
 
 
 def _anchor_price(symbol: str, day_ms: int, seed: int) -> float:
-    """Price at 00:00 UTC of the day starting at ``day_ms``: the knot curve times seeded noise."""
+    """Price at 00:00 UTC of the day starting at ``day_ms``.
+
+    The reference follows the knot curve times seeded noise; any other symbol is the reference
+    times its basis, so the dollar pairs stay within a fraction of a percent of each other.
+    """
+    if symbol != REFERENCE:
+        return _anchor_price(REFERENCE, day_ms, seed) * (1.0 + _basis(symbol, day_ms, seed))
     if day_ms <= _KNOTS[0][0]:
         base = _KNOTS[0][1]
     elif day_ms >= _KNOTS[-1][0]:
@@ -130,6 +153,52 @@ def _anchor_price(symbol: str, day_ms: int, seed: int) -> float:
                 break
     noise = (_hash64("anchor", seed, symbol, day_ms) % 10_000) / 10_000.0  # [0, 1)
     return base * (0.98 + 0.04 * noise)
+
+
+def _basis(symbol: str, day_ms: int, seed: int) -> float:
+    """Relative premium of ``symbol`` over the reference at 00:00 UTC: +-0.02 % to 0.15 %.
+
+    Never zero, so a day never opens at the very reference price (tests tell pairs apart).
+    """
+    h = _hash64("basis", seed, symbol, day_ms)
+    size = 0.0002 + 0.0013 * ((h >> 1) % 10_000) / 10_000.0
+    return size if h & 1 else -size
+
+
+def _bridge(rng: random.Random, a0: float, a1: float, sigma: float) -> list[float]:
+    """A Gaussian walk of 1,440 steps bent to run from ``a0`` to exactly ``a1`` (1,441 points).
+
+    Exact end points make the last close of a day the next day's first open.
+    """
+    gauss = rng.gauss
+    walk = [0.0]
+    acc = 0.0
+    for _ in range(MINUTES_PER_DAY):
+        acc += gauss(0.0, sigma)
+        walk.append(acc)
+    n = MINUTES_PER_DAY
+    drift = (walk[-1] - (a1 - a0)) / n
+    path = [a0 + walk[i] - drift * i for i in range(n + 1)]
+    path[-1] = a1
+    return path
+
+
+def _log_prices(rng: random.Random, symbol: str, day_ms: int, seed: int) -> list[float]:
+    """Log prices at the 1,441 minute edges of a day; draws the symbol's walk from ``rng``."""
+    a0 = math.log(_anchor_price(symbol, day_ms, seed))
+    a1 = math.log(_anchor_price(symbol, day_ms + DAY_MS, seed))
+    if symbol == REFERENCE:
+        return _bridge(rng, a0, a1, REFERENCE_SIGMA)
+    ref = _log_prices(_day_rng(REFERENCE, day_ms, seed), REFERENCE, day_ms, seed)
+    gap = _bridge(rng, a0 - ref[0], a1 - ref[-1], BASIS_SIGMA)
+    path = [r + g for r, g in zip(ref, gap)]
+    path[0], path[-1] = a0, a1
+    return path
+
+
+def _day_rng(symbol: str, day_ms: int, seed: int) -> random.Random:
+    """The seeded generator of one symbol-day: its walk first, then its per-minute draws."""
+    return random.Random(f"{seed}:{symbol}:{day_ms}")
 
 
 def _fmt_price(cents: int) -> str:
@@ -154,30 +223,21 @@ class _Day:
 @functools.lru_cache(maxsize=64)  # ~1 MB per day
 def _day(symbol: str, day_ms: int, seed: int) -> _Day:
     """Generate the 1,440 minutes of one day (the expensive part, hence cached)."""
-    rng = random.Random(f"{seed}:{symbol}:{day_ms}")
+    rng = _day_rng(symbol, day_ms, seed)
     gauss, rand, exp = rng.gauss, rng.random, math.exp
-    a0 = math.log(_anchor_price(symbol, day_ms, seed))
-    a1 = math.log(_anchor_price(symbol, day_ms + DAY_MS, seed))
-    sigma = 0.0009
-    walk = [0.0]
-    acc = 0.0
-    for _ in range(MINUTES_PER_DAY):
-        acc += gauss(0.0, sigma)
-        walk.append(acc)
+    cents = [round(exp(x) * 100) for x in _log_prices(rng, symbol, day_ms, seed)]
     n = MINUTES_PER_DAY
-    drift = (walk[-1] - (a1 - a0)) / n
-    cents = [round(exp(a0 + walk[i] - drift * i) * 100) for i in range(n + 1)]
     listing = listing_ms(symbol)
     nums: list = []
     json_rows: list = []
-    log3 = math.log(3.0)
+    log_volume = math.log(3.0 * VOLUME_SCALE.get(symbol, DEFAULT_VOLUME_SCALE))
     for i in range(n):
         t = day_ms + i * MINUTE_MS
         o, c = cents[i], cents[i + 1]
         spread = o * 0.00035
         hi = (o if o > c else c) + int(abs(gauss(0.0, spread)))
         lo = max(1, (c if o > c else o) - int(abs(gauss(0.0, spread))))
-        vol = max(1_000, int(exp(log3 + 0.8 * gauss(0.0, 1.0)) * 100_000_000))
+        vol = max(1_000, int(exp(log_volume + 0.8 * gauss(0.0, 1.0)) * 100_000_000))
         quote = int(vol * (lo + (hi - lo) * rand())) // 100
         trades = 150 + int(vol * (80.0 + 420.0 * rand()) / 100_000_000)
         frac = 0.3 + 0.4 * rand()

@@ -1,9 +1,13 @@
 """Run the emulator as a subprocess (for tests, benchmarks and the demo).
 
-    with EmulatorProcess(api_key="k", api_secret="s", weight_limit=100) as emu:
+    with EmulatorProcess(api_key="k" * 64, api_secret="s", weight_limit=100) as emu:
         requests.get(emu.url + "/api/v3/ping")
-        emu.set_faults([{"kind": "429", "path": "/api/v3/klines", "count": 1}])
+        emu.set_faults([{"kind": "429", "path": "/api/v3/klines", "count": 1},
+                        {"kind": "unknown_symbol", "symbol": "BTCUSDC"}])
         print(emu.stats()["status_429"])
+
+The key must look like a Binance key (64 letters and digits) or the emulator refuses to start
+(:class:`EmulatorStartError` carries its message).
 
 A real process over a real socket, so clients are exercised exactly as against Binance.
 """
@@ -42,7 +46,8 @@ class EmulatorProcess:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        """Options map onto the command line; ``faults`` are ``KIND:PATH:COUNT[:ARG]`` strings."""
+        """Options map onto the command line; ``faults`` are ``KIND:PATH:COUNT[:ARG][:KEY=VALUE...]``
+        strings (see :mod:`binance_emulator.faults`)."""
         args = ["--host", host, "--port", str(port)]
         for flag, value in (
             ("--api-key", api_key),

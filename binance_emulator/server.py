@@ -11,6 +11,9 @@ Binance behaviour reproduced here (see DESIGN.md, "Binance facts"):
   minute (the first plus 5 more), the next over-limit request bans the IP: HTTP 418,
   ``Retry-After: 120``, and every request of that IP gets 418 until the ban ends.
 * ``/data/...`` (bulk archive) and ``/_emulator/...`` (admin) cost no weight.
+* Served symbols: BTCUSDT, BTCUSDC, BTCFDUSD and BTCUSD (see :data:`PAIRS`), each its own
+  candles, orders and archive; the ``unknown_symbol`` and ``symbol_status`` faults take one off the
+  market or change its exchangeInfo status, and any fault can target one symbol.
 
 Admin endpoints (not Binance): ``GET /_emulator/stats``, ``GET``/``POST /_emulator/faults``
 (body format in :mod:`binance_emulator.faults`), ``POST /_emulator/reset`` (clears stats,
@@ -56,7 +59,10 @@ class Config:
 
     @property
     def symbols(self) -> list[str]:
-        """Served symbols: the four BTC–USD pairs, plus ``--symbol`` when it is another."""
+        """Served symbols: the four BTC–USD pairs, plus ``--symbol`` when it is another.
+
+        ``--symbol`` once chose the one served pair; it is kept so old command lines still work.
+        """
         return list(PAIRS) + ([self.symbol] if self.symbol not in PAIRS else [])
 
 
@@ -160,6 +166,26 @@ def _parse_query(raw: str) -> dict[str, str]:
     return params
 
 
+def _named_symbols(path: str, raw_query: str) -> frozenset[str]:
+    """The symbols a request names, which a fault's ``symbol`` key is matched against: the
+    ``symbol`` parameter, exchangeInfo's ``symbols`` list, or the symbol of an archive path.
+
+    Lenient on purpose: a malformed query names nothing here and gets its Binance error later.
+    """
+    if path.startswith("/data/"):
+        parsed = archive.parse(path)
+        return frozenset([parsed[1]]) if parsed else frozenset()
+    try:
+        params = _parse_query(raw_query)
+        listed = json.loads(params.get("symbols") or "[]")
+    except (ApiError, ValueError):
+        return frozenset()
+    names = {params.get("symbol", "")}
+    if isinstance(listed, list):
+        names.update(n for n in listed if isinstance(n, str))
+    return frozenset(names - {""})
+
+
 def _int_param(params: dict[str, str], name: str) -> Optional[int]:
     text = params.get(name)
     if text is None or text == "":
@@ -195,6 +221,11 @@ class Emulator:
             "/api/v3/allOrders": (20, self._all_orders),
         }
 
+    def served(self) -> list[str]:
+        """The symbols on the market now: the configured ones less any ``unknown_symbol`` fault."""
+        unknown = self.faults.unknown_symbols()
+        return [s for s in self.config.symbols if s not in unknown]
+
     def now_ms(self) -> int:
         """The server clock: wall clock + ``--clock-offset-ms`` + any ``clock_skew`` fault."""
         return int(time.time() * 1000) + self.config.clock_offset_ms + self.faults.clock_skew_ms
@@ -204,7 +235,8 @@ class Emulator:
     def handle(self, method: str, path: str, raw_query: str, headers: dict[str, str], ip: str, body: bytes) -> Response:
         if path.startswith("/_emulator/"):
             return self._admin(method, path, body)
-        applied = self.faults.take(path) if (path.startswith("/api/") or path.startswith("/data/")) else []
+        faultable = path.startswith("/api/") or path.startswith("/data/")
+        applied = self.faults.take(path, _named_symbols(path, raw_query)) if faultable else []
         for f in applied:
             if f.kind == "slow":
                 time.sleep(float(f.seconds))
@@ -312,7 +344,7 @@ class Emulator:
 
     def _archive(self, path: str) -> Response:
         parsed = archive.parse(path)
-        if parsed is None or parsed[1] not in self.config.symbols:
+        if parsed is None or parsed[1] not in self.served():
             return Response(404, archive.not_found_body(path), content_type="application/xml")
         freq, symbol, period, is_checksum = parsed
         if not archive.available(freq, symbol, period, self.now_ms()):
@@ -336,7 +368,7 @@ class Emulator:
             raise errors.mandatory("symbol")
         if not _SYMBOL_FORMAT.match(symbol):
             raise errors.illegal_chars("symbol", "^[A-Z0-9-_.]{1,20}$")
-        if symbol not in self.config.symbols:
+        if symbol not in self.served():
             raise errors.bad_symbol()
         return symbol
 
@@ -374,7 +406,8 @@ class Emulator:
         return json.dumps(orders, separators=(",", ":")).encode()
 
     def _exchange_info(self, params: dict[str, str], raw: str, headers: dict[str, str]) -> bytes:
-        wanted = list(self.config.symbols)
+        served = self.served()
+        wanted = served
         if params.get("symbol"):
             wanted = [self._symbol(params)]
         elif params.get("symbols"):
@@ -383,9 +416,10 @@ class Emulator:
             except ValueError:
                 raise errors.illegal_chars("symbols", '^\\["[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}\\]$')
             for n in names:
-                if n not in self.config.symbols:
+                if n not in served:
                     raise errors.bad_symbol()
             wanted = list(names)
+        statuses = self.faults.symbol_statuses()
         info = {
             "timezone": "UTC",
             "serverTime": self.now_ms(),
@@ -397,18 +431,18 @@ class Emulator:
                 {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
             ],
             "exchangeFilters": [],
-            "symbols": [_symbol_info(s) for s in wanted],
+            "symbols": [_symbol_info(s, statuses.get(s, "TRADING")) for s in wanted],
         }
         return json.dumps(info, separators=(",", ":")).encode()
 
 
-def _symbol_info(symbol: str) -> dict:
-    """One ``symbols`` entry shaped like Binance's spot exchangeInfo."""
+def _symbol_info(symbol: str, status: str = "TRADING") -> dict:
+    """One ``symbols`` entry shaped like Binance's spot exchangeInfo (``status``: see faults)."""
     quote = next((q for q in _QUOTES if symbol.endswith(q) and len(symbol) > len(q)), "USDT")
     base = symbol[: -len(quote)] if symbol.endswith(quote) else symbol
     return {
         "symbol": symbol,
-        "status": "TRADING",
+        "status": status,
         "baseAsset": base,
         "baseAssetPrecision": 8,
         "quoteAsset": quote,

@@ -11,6 +11,7 @@ named, instead of becoming a silent null or a rounded number.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +75,12 @@ class Dataset:
     time_of: Callable[[Any], int | None]  # a raw row's time in epoch ms, None if it has none
     time_source: str  # the source field of that time
     time_column: str
+
+    @cached_property
+    def raw_kinds(self) -> tuple[tuple[str, str], ...]:
+        """(source field, JSON kind) of each column, worked out once: comparing polars types
+        costs more than checking a value, and a year is half a million rows."""
+        return tuple((column.source, _json_kind(column.dtype)) for column in self.columns)
 
 
 class MalformedData(ValueError):
@@ -143,14 +150,21 @@ def _faithful(source: pl.Expr, converted: pl.Expr, dtype: pl.DataType) -> pl.Exp
 DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
 
 
-def _shape_of(value: Any, dtype: pl.DataType) -> str | None:
-    """Why ``value`` is not what Binance sends for a column of ``dtype``, or None."""
+def _json_kind(dtype: pl.DataType) -> str:
+    """What Binance sends for a column of ``dtype``: decimals as text, times and counts as ints."""
+    if dtype == DECIMAL:
+        return "decimal"
+    return "int" if dtype in (pl.Int64, TIMESTAMP) else "str"
+
+
+def _shape_of(value: Any, kind: str) -> str | None:
+    """Why ``value`` is not what Binance sends for a column of ``kind``, or None."""
     if value is None:
         return "missing"
-    if dtype == DECIMAL:
+    if kind == "decimal":
         ok = type(value) is str and DECIMAL_TEXT.fullmatch(value) is not None
         return None if ok else "not a decimal string"
-    if dtype in (pl.Int64, TIMESTAMP):
+    if kind == "int":
         return None if type(value) is int else "not an integer"
     return None if type(value) is str else "not a string"
 
@@ -164,10 +178,10 @@ def shape_problem(
     fields = dataset.fields_of(row, symbol)
     if fields is None:
         return "*", row, f"not a {dataset.name} row"
-    for column in dataset.columns:
-        value = fields.get(column.source)
-        if why := _shape_of(value, column.dtype):
-            return column.source, value, why
+    for source, kind in dataset.raw_kinds:
+        value = fields.get(source)
+        if why := _shape_of(value, kind):
+            return source, value, why
     if fields.get("symbol") != symbol:
         return "symbol", fields.get("symbol"), f"not {symbol}"
     time = fields[dataset.time_source]

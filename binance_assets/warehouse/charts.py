@@ -2,7 +2,7 @@
 
 A daily asset's materialization shows its day at a glance: the candles with their volume and the
 minutes Binance had no candle for, or the orders per hour by status. Pictures are embedded in
-markdown metadata as data URIs, so they must stay small (tens of KB): flat colours, few of them,
+markdown metadata as data URIs, so they must stay small (a few KB): flat colours, few of them,
 saved as a palette PNG.
 """
 
@@ -16,7 +16,6 @@ from datetime import date
 import polars as pl
 from PIL import Image, ImageDraw, ImageFont
 
-from binance_assets.tables.orders import STATUSES
 from binance_assets.warehouse.tables import day_bounds
 
 WIDTH, HEIGHT = 900, 420
@@ -27,7 +26,6 @@ CANDLE_MINUTES = 30  # 48 candles: legible at this width, the day's shape still 
 
 PRICE_TOP, PRICE_BOTTOM = 30, 250
 VOLUME_TOP, VOLUME_BOTTOM = 260, 318
-HOURS_Y = 322
 STRIP_TOP, STRIP_BOTTOM = 358, 374
 ORDERS_TOP, ORDERS_BOTTOM = 56, 370
 
@@ -39,18 +37,24 @@ DOWN = (205, 50, 50)
 VOLUME = (120, 140, 160)
 PRESENT_MINUTE = (200, 222, 205)
 MISSING_MINUTE = (235, 110, 0)
+# Binance's order statuses, in the order they are stacked (bottom up) and listed in the legend.
 STATUS_COLOURS = {
-    "FILLED": (38, 150, 90),
-    "PARTIALLY_FILLED": (140, 200, 120),
     "NEW": (60, 120, 200),
     "PENDING_NEW": (150, 180, 230),
+    "PARTIALLY_FILLED": (140, 200, 120),
+    "FILLED": (38, 150, 90),
     "CANCELED": (150, 150, 150),
     "PENDING_CANCEL": (200, 200, 200),
+    "REJECTED": (205, 50, 50),
     "EXPIRED": (235, 150, 40),
     "EXPIRED_IN_MATCH": (240, 200, 120),
-    "REJECTED": (205, 50, 50),
 }
 OTHER_STATUS = (120, 80, 160)
+
+# Text is antialiased, dark on white: greys between the two, plus every colour drawn.
+GREYS = [tuple(TEXT[i] + (255 - TEXT[i]) * step // 15 for i in range(3)) for step in range(16)]
+PALETTE_COLOURS = [BACKGROUND, TEXT, GRID, UP, DOWN, VOLUME, PRESENT_MINUTE, MISSING_MINUTE,
+                   *STATUS_COLOURS.values(), OTHER_STATUS, *GREYS]
 
 FONT = ImageFont.load_default(size=12)
 SMALL_FONT = ImageFont.load_default(size=10)
@@ -88,11 +92,11 @@ def candles_day_png(frame: pl.DataFrame, day: date) -> bytes:
     return _png(image)
 
 
-def missing_minutes(rows: pl.DataFrame, day: date) -> list[int]:
-    """Minutes of the day (0 … 1439) that no row opens at."""
+def missing_minutes(frame: pl.DataFrame, day: date) -> list[int]:
+    """Minutes of the day (0 … 1439) that no candle opens at."""
     start, _ = day_bounds(day)
     offset = (pl.col("candle_open_time") - start).dt.total_milliseconds()
-    present = rows.select(offset.filter(offset % 60_000 == 0) // 60_000).to_series()
+    present = frame.select(offset.filter(offset % 60_000 == 0) // 60_000).to_series()
     minutes = pl.int_range(MINUTES_PER_DAY, eager=True)
     return minutes.filter(~minutes.is_in(present.implode())).to_list()
 
@@ -113,7 +117,7 @@ def orders_day_png(frame: pl.DataFrame, day: date) -> bytes:
     statuses = _status_order(counts["status"].unique().to_list())
     _draw_legend(draw, statuses, rows)
     count = {(hour, status): number for hour, status, number in counts.iter_rows()}
-    top = _nice_ceiling(max([0, *counts.group_by("hour").agg(pl.col("len").sum())["len"]]) or 1)
+    top = _nice_ceiling(counts.group_by("hour").agg(pl.col("len").sum())["len"].max() or 1)
     scale = _linear(0, top, ORDERS_BOTTOM, ORDERS_TOP)
     _draw_y_axis(draw, 0, top, scale, lambda value: f"{value:,.0f}")
     slot = PLOT_WIDTH / 24
@@ -136,10 +140,16 @@ def _canvas() -> tuple[Image.Image, ImageDraw.ImageDraw]:
     return image, ImageDraw.Draw(image)
 
 
+def _palette() -> Image.Image:
+    palette = Image.new("P", (1, 1))
+    palette.putpalette([channel for colour in PALETTE_COLOURS for channel in colour])
+    return palette
+
+
 def _png(image: Image.Image) -> bytes:
-    """A palette PNG: these pictures have a few dozen colours, and palette pixels are one byte."""
+    """A palette PNG of the colours drawn (exactly) and text greys: one byte per pixel, a few KB."""
     buffer = io.BytesIO()
-    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(buffer, format="PNG", optimize=True)
+    image.quantize(palette=_palette(), dither=Image.Dither.NONE).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
@@ -176,7 +186,7 @@ def _draw_candles(draw: ImageDraw.ImageDraw, buckets: pl.DataFrame) -> None:
     low, high = buckets["low"].min(), buckets["high"].max()
     pad = (high - low) * 0.05 or 1.0
     scale = _linear(low - pad, high + pad, PRICE_BOTTOM, PRICE_TOP)
-    _draw_y_axis(draw, low - pad, high + pad, scale, lambda value: f"{value:,.0f}" if value >= 1000 else f"{value:,.2f}")
+    _draw_y_axis(draw, low - pad, high + pad, scale, _price_label)
     slot = PLOT_WIDTH * CANDLE_MINUTES / MINUTES_PER_DAY
     for row in buckets.iter_rows(named=True):
         centre = PLOT_LEFT + (row["bucket"] + 0.5) * slot
@@ -184,6 +194,10 @@ def _draw_candles(draw: ImageDraw.ImageDraw, buckets: pl.DataFrame) -> None:
         draw.line((centre, scale(row["high"]), centre, scale(row["low"])), fill=colour)
         top, bottom = sorted((scale(row["open"]), scale(row["close"])))
         draw.rectangle((centre - slot * 0.3, top, centre + slot * 0.3, max(bottom, top + 1)), fill=colour)
+
+
+def _price_label(value: float) -> str:
+    return f"{value:,.0f}" if value >= 1000 else f"{value:,.2f}"
 
 
 def _draw_volume(draw: ImageDraw.ImageDraw, buckets: pl.DataFrame) -> None:
@@ -228,14 +242,16 @@ def _draw_strip(draw: ImageDraw.ImageDraw, missing: Sequence[int]) -> None:
         draw.rectangle((x, STRIP_TOP, max(x + 1, minute_x(minute + 1) - 1), STRIP_BOTTOM), fill=MISSING_MINUTE)
     shown = ", ".join(f"{minute // 60:02d}:{minute % 60:02d}" for minute in missing[:8])
     more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-    summary = f"{len(missing)} missing minute{'' if len(missing) == 1 else 's'}" + (f": {shown}{more}" if missing else "")
+    summary = f"{len(missing)} missing minute{'' if len(missing) == 1 else 's'}"
+    if missing:
+        summary += f": {shown}{more}"
     draw.rectangle((PLOT_LEFT, STRIP_BOTTOM + 10, PLOT_LEFT + 8, STRIP_BOTTOM + 18), fill=MISSING_MINUTE)
     draw.text((PLOT_LEFT + 14, STRIP_BOTTOM + 8), summary, font=SMALL_FONT, fill=TEXT)
 
 
 def _status_order(present: Sequence[str]) -> list[str]:
     """Binance's status order, then any status it does not document, alphabetically."""
-    return [status for status in STATUSES if status in present] + sorted(set(present) - set(STATUSES))
+    return [status for status in STATUS_COLOURS if status in present] + sorted(set(present) - set(STATUS_COLOURS))
 
 
 def _status_colour(status: str) -> tuple[int, int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,9 +33,6 @@ from binance_assets.warehouse.tables import (
 
 ATTEMPTS = 5
 BACKOFF_S = 0.1  # the k-th retry waits up to BACKOFF_S * 2**k, jittered so writers spread out
-
-# A pair-day's first build replaces nothing, which pyiceberg reports as a warning every time.
-warnings.filterwarnings("ignore", message="Delete operation did not match any records", category=UserWarning)
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ def day_rows(table: WarehouseTable, symbol: str, day: date, frame: pl.DataFrame)
     return rows.with_columns(pl.col(pl.Datetime).cast(pl.Datetime("us", "UTC"))).to_arrow()
 
 
-def _check_types(frame: pl.DataFrame, columns: list[Column]) -> None:
+def _check_types(frame: pl.DataFrame, columns: Sequence[Column]) -> None:
     for column in columns:
         if column.name not in frame.schema:
             raise ValueError(f"column {column.name!r} ({column.dtype}) is missing")
@@ -105,7 +103,10 @@ def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, at
     attempt = 1
     while True:
         try:
-            table.overwrite(rows, overwrite_filter=row_filter)
+            with warnings.catch_warnings():
+                # A pair-day's first build replaces nothing, which pyiceberg warns about each time.
+                warnings.filterwarnings("ignore", "Delete operation did not match any records", UserWarning)
+                table.overwrite(rows, overwrite_filter=row_filter)
             return attempt
         except (CommitFailedException, ValidationException):
             if attempt >= attempts:
@@ -118,14 +119,19 @@ def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, at
 def write_day(
     catalog: Catalog, dataset: str, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
 ) -> DayWrite:
-    """Replace ``symbol``'s ``day`` in ``binance.{dataset}`` with ``frame`` (the union of the day's
-    24 cooked hours) as one data file; an empty frame deletes the pair-day. Then expire old
-    snapshots (see ``maintenance``). Raises ``DayWriteConflict`` naming table, pair and day when
-    ``attempts`` commits all lost to concurrent writers of the same rows."""
-    spec = warehouse_table(dataset)
+    """Replace ``symbol``'s ``day`` in ``binance.{dataset}`` (created if missing) with ``frame``,
+    the union of the day's 24 cooked hours; see ``write_table_day``."""
+    return write_table_day(open_table(catalog, dataset), symbol, day, frame, attempts)
+
+
+def write_table_day(table: Table, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS) -> DayWrite:
+    """Replace ``symbol``'s ``day`` in ``table`` with ``frame`` as one data file; an empty frame
+    deletes the pair-day. Then expire old snapshots (see ``maintenance``). Raises
+    ``DayWriteConflict`` naming table, pair and day when ``attempts`` commits all lost to
+    concurrent writers of the same rows."""
+    spec = warehouse_table(table.name()[-1])
     rows = day_rows(spec, symbol, day, frame)
     row_filter = pair_day_filter(spec, symbol, day)
-    table = open_table(catalog, dataset)
     try:
         tried = replace_rows(table, rows, row_filter, attempts)
     except (CommitFailedException, ValidationException) as error:

@@ -1,23 +1,25 @@
 """Snapshot expiry: keeps a table's history, and its files, bounded however often days are rebuilt.
 
-Every rebuild of a pair's day commits two snapshots (the old file's removal, the new file's
-addition), and each snapshot keeps a manifest list, manifests, and the data files it removed
-alive. Without expiry a year of daily rebuilds grows the metadata file by ~730 snapshots and the
-warehouse by every replaced data file.
+Every write of a pair's day commits a snapshot (two when it replaces an older version: the old
+file's removal, then the new file), and each snapshot keeps a manifest list, manifests and the
+data files it removed alive. Without expiry a year of daily rebuilds grows the metadata file by
+hundreds of snapshots and the warehouse by every replaced data file.
 
-Retention, from the table's standard Iceberg properties (set at creation in ``tables``):
-
-* ``history.expire.min-snapshots-to-keep`` = 10: the last five rebuilds stay readable by time
-  travel, and the current snapshot is never expired;
-* ``history.expire.max-snapshot-age-ms`` = 1 hour: a snapshot younger than that is kept whatever
-  the count, because expiry deletes the files only expired snapshots reference, and a reader that
-  planned its scan on an older snapshot a moment ago must still find its files. An hour is far
-  longer than any scan of these tables; a backfill's hundreds of snapshots go at the first write
-  an hour later.
+Retention comes from the table's standard Iceberg properties, set at creation in ``tables``:
+``history.expire.min-snapshots-to-keep`` = 20 and ``history.expire.max-snapshot-age-ms`` = 0,
+i.e. keep the last 20 snapshots whatever their age. Why a count and not an age: pyiceberg copies
+the whole table metadata many times per commit, so a write costs more with every snapshot kept.
+Measured here (one pair, SQLite catalog): a year written day by day took 140 s with every
+snapshot kept (as an hour's retention does during a backfill: 383 ms a day, the last over 1 s)
+and 47 s with the last 20 (127 ms a day). Twenty snapshots are the last ten rebuilds for time
+travel, and give a reader that loaded the table before a burst of writes ten writes' time before
+the files of its snapshot may go; in normal operation (a few writes a day) that is days. An
+operator who wants an age guarantee sets ``history.expire.max-snapshot-age-ms`` on the table:
+a snapshot is then kept while it is younger than that or among the last 20.
 
 pyiceberg's ``expire_snapshots`` only removes snapshots from the metadata; deleting the files they
-alone referenced (manifest lists, manifests, replaced data files) is done here, after the
-expiry is committed.
+alone referenced (manifest lists, manifests, replaced data files) is done here, after the expiry is
+committed.
 """
 
 from __future__ import annotations

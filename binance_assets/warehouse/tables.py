@@ -28,12 +28,16 @@ from binance_assets.tables.schema import Column
 NAMESPACE = "binance"
 FIRST_PARTITION_FIELD_ID = 1000  # Iceberg numbers partition fields from 1000
 
-# Table properties set at creation (standard Iceberg names, so Spark or Trino maintenance jobs
-# honour them too). Snapshot retention is explained in ``maintenance``; old metadata.json files
-# are deleted by the writer after each commit, keeping the last 20.
+# Table properties set at creation, standard Iceberg names so Spark or Trino maintenance honours
+# them too. Snapshot retention (keep the last 20, whatever their age) is explained in
+# ``maintenance``. Appends merge small manifests once 20 pile up, so a scan plans from a handful of
+# manifests instead of one per day written; the writer deletes metadata.json files beyond the
+# last 20 after each commit.
 PROPERTIES = {
-    "history.expire.min-snapshots-to-keep": "10",
-    "history.expire.max-snapshot-age-ms": str(60 * 60 * 1000),
+    "history.expire.min-snapshots-to-keep": "20",
+    "history.expire.max-snapshot-age-ms": "0",
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "20",
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",
 }
