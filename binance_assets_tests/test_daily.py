@@ -12,11 +12,16 @@ import polars as pl
 import pytest
 from dagster import AssetSelection, DagsterInstance, Definitions, evaluate_automation_conditions, materialize
 from PIL import Image
+from pyiceberg.schema import Schema
+from pyiceberg.types import DoubleType, NestedField
 
 from binance_assets.assets.daily import day_checks
 from binance_assets.partitions import day_hours
 from binance_assets.tables.candles import CANDLES
-from binance_assets.warehouse.tables import open_table, pair_day_filter, scan_table, warehouse_table
+from binance_assets.warehouse.catalog import open_catalog
+from binance_assets.warehouse.tables import (
+    iceberg_schema, open_table, pair_day_filter, scan_table, schema_problems, warehouse_table,
+)
 from binance_assets_tests.lake_files import local_files, parquet
 from binance_assets_tests.runs import PAIR, failure_messages, lake_resources, node, run_hours
 
@@ -85,17 +90,20 @@ def test_day_is_pictured_and_checked(built) -> None:
     assert evaluations == {"daily_rows": True, "daily_schema": True}
 
 
-def test_daily_checks_fail_on_a_table_that_differs_from_its_hours(built) -> None:
-    """Rows added to the table behind the pipeline's back (or lost) fail ``daily_rows``; a table
-    whose columns are off the contract fails ``daily_schema``."""
-    resources, _, _ = built
-    stored = stored_day(resources)
-    doubled = pl.concat([stored, stored.head(3)])
-    rows, schema = day_checks(CANDLES, {DAY: doubled}, {DAY: stored.height})
-    assert not rows.passed and f"{DAY}: table {stored.height + 3}, hours {stored.height}" in rows.metadata["failing_days"].value
+def test_daily_checks_fail_on_a_table_that_differs_from_its_hours(tmp_path) -> None:
+    """A pair-day whose table rows differ from its hours' fails ``daily_rows``; a table whose
+    columns are off the contract (here a real Iceberg table with a double price) fails
+    ``daily_schema``."""
+    rows, schema = day_checks({DAY: (1443, 1440)}, [])
+    assert not rows.passed and f"{DAY}: table 1443, hours 1440" in rows.metadata["failing_days"].value
     assert schema.passed
-    off_contract = stored.with_columns(pl.col("open_price").cast(pl.Float64))
-    rows, schema = day_checks(CANDLES, {DAY: off_contract}, {DAY: stored.height})
+    catalog = open_catalog(f"sqlite:///{tmp_path}/catalog.db", str(tmp_path / "tables"))
+    catalog.create_namespace("binance")
+    fields = iceberg_schema(CANDLES.columns).fields
+    off = Schema(*[NestedField(f.field_id, f.name, DoubleType() if f.name == "open_price" else f.field_type, required=False) for f in fields])
+    problems = schema_problems(catalog.create_table("binance.candles", schema=off), CANDLES.columns)
+    assert problems == ["column 1 is 'open_price' (double), expected 'open_price' (decimal(38, 8))"]
+    rows, schema = day_checks({DAY: (1440, 1440)}, problems)
     assert rows.passed and not schema.passed
 
 

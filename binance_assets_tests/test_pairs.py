@@ -77,3 +77,16 @@ def test_a_failing_pair_leaves_the_other_complete(emulator, lake) -> None:
     files = local_files(lake)
     assert any("symbol=BTCUSDT" in key for key in files)
     assert not any("BTCFOO" in key for key in files)
+
+
+def test_a_pair_binance_does_not_trade_fails_with_its_status(lake) -> None:
+    with EmulatorProcess() as emulator:
+        emulator.set_faults([{"kind": "symbol_status", "symbol": "BTCUSDC", "status": "BREAK"}])
+        halted = pair_assets("BTCUSDC", DEFAULTS["BINANCE_START_DATE"])
+        result = materialize(
+            halted.candles.hourly(), resources=lake_resources(lake, emulator.url),
+            partition_key="2025-03-01-12:00", raise_on_error=False,
+        )
+    assert not result.success
+    assert "BTCUSDC is not trading on" in failure_messages(result) and "status BREAK" in failure_messages(result)
+    assert local_files(lake) == {}

@@ -24,14 +24,15 @@ from dagster import (
     MetadataValue,
     asset,
 )
+from pyiceberg.catalog import Catalog
 
 from binance_assets.lake.zones import Hours
 from binance_assets.partitions import DAY_FORMAT, day_hours
-from binance_assets.tables.schema import Dataset, schema_differences
+from binance_assets.tables.schema import Dataset
 from binance_assets.warehouse.charts import candles_day_png, markdown_image, orders_day_png
 from binance_assets.warehouse.days import write_day
 from binance_assets.warehouse.resource import Warehouse
-from binance_assets.warehouse.tables import scan_table, warehouse_table
+from binance_assets.warehouse.tables import open_table, schema_problems
 
 # All 24 hours present and settled, and at least one of them new since the day was last built.
 DAY_COMPLETE = (
@@ -43,26 +44,26 @@ DAY_COMPLETE = (
 CHARTS = {"candles": candles_day_png, "orders": orders_day_png}
 
 
-def day_checks(dataset: Dataset, stored: Mapping[str, pl.DataFrame], hourly_rows: Mapping[str, int]) -> list[AssetCheckResult]:
-    """Each built day as the table holds it, read back after the write, against its hours."""
-    wrong = {day: (frame.height, hourly_rows[day]) for day, frame in stored.items() if frame.height != hourly_rows[day]}
-    problems = sorted({p for frame in stored.values() for p in schema_differences(frame.schema, dataset.columns)})
+def day_checks(stored_rows: Mapping[str, tuple[int, int]], schema_problems: list[str]) -> list[AssetCheckResult]:
+    """Each built day's rows in the table (from its manifests, after the write) against the rows
+    of its hours, and the table's columns against the contract."""
+    wrong = {day: rows for day, rows in stored_rows.items() if rows[0] != rows[1]}
     return [
         AssetCheckResult(
             check_name="daily_rows",
             passed=not wrong,
             metadata={
-                "days_checked": len(stored),
+                "days_checked": len(stored_rows),
                 "failing_days": MetadataValue.md(
-                    "\n".join(f"- {day}: table {rows}, hours {expected}" for day, (rows, expected) in wrong.items())
+                    "\n".join(f"- {day}: table {table}, hours {hours}" for day, (table, hours) in wrong.items())
                     or "none"
                 ),
             },
         ),
         AssetCheckResult(
             check_name="daily_schema",
-            passed=not problems,
-            metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+            passed=not schema_problems,
+            metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in schema_problems) or "none")},
         ),
     ]
 
@@ -73,13 +74,12 @@ def build_day(
     symbol: str,
     day_key: str,
     hours: Mapping[str, pl.DataFrame],
-    warehouse: Warehouse,
-) -> tuple[pl.DataFrame, int]:
+    catalog: Catalog,
+) -> tuple[int, int]:
     """Replace the pair's day in the table with the union of its hours and picture it; returns
-    the day as the table now holds it, and the hours' row count."""
+    the rows the table now holds for the pair-day and the rows of its hours."""
     day = datetime.strptime(day_key, DAY_FORMAT).date()
     frame = pl.concat([hours[key] for key in day_hours(day_key)])
-    catalog = warehouse.catalog()
     written = write_day(catalog, dataset.name, symbol, day, frame)
     png = CHARTS[dataset.name](frame, day)
     picture = MetadataValue.md(markdown_image(png, f"{symbol} {dataset.name} {day_key}"))
@@ -87,11 +87,7 @@ def build_day(
         {"dagster/row_count": frame.height, **written.metadata(), "picture": picture},
         partition_key=day_key,
     )
-    spec = warehouse_table(dataset.name)
-    stored = scan_table(catalog, dataset.name).filter(
-        pl.col(spec.symbol_column) == symbol, pl.col(spec.time_column).dt.date() == day
-    )
-    return stored.collect(), frame.height
+    return written.stored_rows, frame.height
 
 
 def daily_asset(
@@ -117,9 +113,9 @@ def daily_asset(
         f"day, replaced atomically when the day is rebuilt, with a picture of the day.",
     )
     def daily(context: AssetExecutionContext, hours: Hours, warehouse: Warehouse) -> MaterializeResult:
-        stored, hourly_rows = {}, {}
-        for day_key in context.partition_keys:
-            stored[day_key], hourly_rows[day_key] = build_day(context, dataset, symbol, day_key, hours, warehouse)
-        return MaterializeResult(check_results=day_checks(dataset, stored, hourly_rows))
+        catalog = warehouse.catalog()
+        stored = {day: build_day(context, dataset, symbol, day, hours, catalog) for day in context.partition_keys}
+        problems = schema_problems(open_table(catalog, dataset.name), dataset.columns)
+        return MaterializeResult(check_results=day_checks(stored, problems))
 
     return daily

@@ -44,6 +44,7 @@ class DayWrite:
     day: date
     rows: int
     data_files: int  # files holding the pair-day after the write: 1, or 0 for an empty day
+    stored_rows: int  # rows those files hold, from the table's manifests (no data read)
     snapshot_id: int | None
     location: str
     attempts: int  # commits tried; more than 1 when another writer committed at the same time
@@ -141,12 +142,14 @@ def write_table_day(table: Table, symbol: str, day: date, frame: pl.DataFrame, a
         ) from error
     snapshot = table.current_snapshot()
     expiry = expire_snapshots(table)
+    files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
     return DayWrite(
         table=spec.identifier,
         symbol=symbol,
         day=day,
         rows=rows.num_rows,
-        data_files=sum(1 for _ in table.scan(row_filter=row_filter).plan_files()),
+        data_files=len(files),
+        stored_rows=sum(file.record_count for file in files),
         snapshot_id=snapshot.snapshot_id if snapshot else None,
         location=table.location(),
         attempts=tried,

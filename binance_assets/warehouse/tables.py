@@ -136,6 +136,21 @@ def _create_namespace(catalog: Catalog) -> None:
             raise
 
 
+def schema_problems(table: Table, columns: Sequence[Column]) -> list[str]:
+    """Every way the table's columns depart from the contract (names, order, Iceberg types), as
+    the catalog records them. Extra columns may follow."""
+    actual = [(field.name, field.field_type) for field in table.schema().fields]
+    problems = []
+    for position, column in enumerate(columns):
+        expected = (column.name, iceberg_type(column.dtype))
+        if position >= len(actual):
+            problems.append(f"column {position} {column.name!r} ({expected[1]}) is missing")
+        elif actual[position] != expected:
+            problems.append(f"column {position} is {actual[position][0]!r} ({actual[position][1]}), "
+                            f"expected {column.name!r} ({expected[1]})")
+    return problems
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC day as a half-open interval [start, end)."""
     start = datetime.combine(day, time(), tzinfo=timezone.utc)
