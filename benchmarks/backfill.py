@@ -1,7 +1,7 @@
 """Backfill benchmark: single-run backfills of the whole candles graph against the emulator.
 
     python benchmarks/backfill.py                 # hour, day, month, year
-    python benchmarks/backfill.py --only month --pairs BTCUSDT,BTCUSDC,BTCFDUSD
+    python benchmarks/backfill.py --only month --pairs "BTCUSDT;BTCUSDT,BTCUSDC,BTCFDUSD"
     python benchmarks/backfill.py --only year --instance postgres
 
 For each span it runs, each in a fresh local lake and a fresh DAGSTER_HOME (SQLite by default;
@@ -29,7 +29,8 @@ requests and all HTTP requests (emulator stats), peak RSS (largest process of th
 time's maximum resident set size, which covers the step processes) and the ratios of wall and CPU
 time to the floor (on a shared machine CPU time is the steadier of the two). For the longest span it also times
 a scan of the cooked table with polars and DuckDB and checks that REST and archive produced the
-same bytes. ``--pairs`` backfills several pairs in the one run (candles of each).
+same bytes. ``--pairs`` backfills several pairs in the one run (candles of each); sets of pairs
+separated by ``;`` are measured one after the other in the same invocation.
 """
 
 from __future__ import annotations
@@ -130,10 +131,11 @@ def run(
     emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant, instance: str, pairs: list[str]
 ) -> Result:
     """One single-run backfill of ``pairs`` through the CLI, in a fresh lake and instance."""
-    base = workdir / f"{span}-{variant.name}"
+    label = f"{span} {len(pairs)}p"
+    base = workdir / f"{span}-{len(pairs)}p-{variant.name}"
     shutil.rmtree(base, ignore_errors=True)
     home, lake = base / "dagster_home", base / "lake"
-    instance_env = fresh_instance(home, instance, f"{span}-{variant.name}")
+    instance_env = fresh_instance(home, instance, f"{span}-{len(pairs)}p-{variant.name}")
     env = {
         **os.environ,
         **instance_env,
@@ -161,7 +163,7 @@ def run(
     cpu = sum(float(s) for s in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", process.stderr))
     cooked = lake / "cooked" / "candles"
     return Result(
-        span=span,
+        span=label,
         variant=variant.name,
         hours=_hours(SPANS[span]),
         wall_s=wall,
@@ -213,13 +215,13 @@ def report(results: list[Result]) -> None:
     of the same span (measured minutes apart in the same invocation)."""
     floors = {(r.span, r.variant): r for r in results if r.variant.startswith("floor")}
     print(
-        f"{'span':6} {'variant':14} {'hours':>6} {'wall s':>8} {'cpu s':>7} {'candles':>8} "
+        f"{'span':9} {'variant':14} {'hours':>6} {'wall s':>8} {'cpu s':>7} {'candles':>8} "
         f"{'klines':>7} {'http':>5} {'RSS MB':>7} {'÷default floor':>14} {'÷floor':>7} {'cpu÷floor':>9}"
     )
     for r in results:
         default, floor = floors.get((r.span, "floor-default")), floors.get((r.span, "floor"))
         print(
-            f"{r.span:6} {r.variant:14} {r.hours:6} {r.wall_s:8.1f} {r.cpu_s:7.1f} {r.candles:8} "
+            f"{r.span:9} {r.variant:14} {r.hours:6} {r.wall_s:8.1f} {r.cpu_s:7.1f} {r.candles:8} "
             f"{r.kline_requests:7} {r.http_requests:5} {r.peak_rss_mb:7.0f} "
             f"{_ratio(r.wall_s, default and default.wall_s):>14} {_ratio(r.wall_s, floor and floor.wall_s):>7} "
             f"{_ratio(r.cpu_s, floor and floor.cpu_s):>9}"
@@ -235,22 +237,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="hour,day,month,year", help="spans: hour,day,month,year")
     parser.add_argument("--variants", default="floor-default,floor,rest,archive", help="floor-default,floor,rest,archive")
-    parser.add_argument("--pairs", default="BTCUSDT", help="comma-separated pairs backfilled in one run")
+    parser.add_argument("--pairs", default="BTCUSDT", help="pairs backfilled in one run, comma-separated; sets separated by ;")
     parser.add_argument("--workdir", type=Path, default=None, help="kept after the run (default: a temp dir)")
     parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite", help="Dagster storage")
     args = parser.parse_args()
     names = args.variants.split(",")
-    pairs = args.pairs.split(",")
+    pair_sets = [chosen.split(",") for chosen in args.pairs.split(";")]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     results: list[Result] = []
     with EmulatorProcess() as emulator:
-        for span in args.only.split(","):
-            for name in names:
-                results.append(run(emulator, workdir, span, VARIANTS[name], args.instance, pairs))
-                print(f"  {span} {name}: {results[-1].wall_s:.1f} s", file=sys.stderr, flush=True)
+        for pairs in pair_sets:
+            for span in args.only.split(","):
+                for name in names:
+                    results.append(run(emulator, workdir, span, VARIANTS[name], args.instance, pairs))
+                    print(f"  {results[-1].span} {name}: {results[-1].wall_s:.1f} s", file=sys.stderr, flush=True)
     print(f"instance: {args.instance}; pairs: {args.pairs}")
     report(results)
-    last = args.only.split(",")[-1]
+    last = results[-1].span
     lakes = {r.variant: r.lake for r in results if r.span == last}
     if "rest" in lakes:
         timings = scan_times(lakes["rest"] / "cooked" / "candles")
