@@ -1,8 +1,8 @@
 """Query-layer benchmark: a year of one pair's candles as 8,760 hourly Parquet files versus the
 Iceberg table ``binance.candles`` holding the same rows as 365 pair-days.
 
-    /work/venv/bin/python benchmarks/tables.py            # 2025, BTCUSDT, median of 5 runs
-    /work/venv/bin/python benchmarks/tables.py --runs 3 --keep /tmp/tables-bench
+    python benchmarks/tables.py            # 2025, BTCUSDT, median of 5 runs
+    python benchmarks/tables.py --runs 3 --keep /tmp/tables-bench
 
 In one temporary folder it generates the year's one-minute candles with polars expressions (a
 seeded random walk, about one minute in 500 missing, values exact in decimal(38,8)), writes them
