@@ -15,14 +15,15 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
 def cli_env(emulator_url: str, root: Path, credentials: bool = False, **extra: str) -> dict[str, str]:
-    """The environment of a CLI run against the emulator, with a lake and a Dagster instance of
-    its own under ``root`` (``{root}/lake``, ``{root}/dagster_home``)."""
+    """The environment of a CLI run against the emulator, with a lake, an Iceberg catalog and a
+    Dagster instance of its own under ``root`` (never the repository's ``data/``)."""
     home = root / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     env = {
         "BINANCE_API_URL": emulator_url,
         "BINANCE_ARCHIVE_URL": emulator_url,
         "LAKE_URL": str(root / "lake"),
+        "ICEBERG_CATALOG_URI": f"sqlite:///{root}/catalog.db",
         "DAGSTER_HOME": str(home),
         **extra,
     }

@@ -189,6 +189,8 @@ def deployment(
             "BINANCE_START_DATE": FIRST_HOUR,
             "BINANCE_SYMBOLS": ",".join(PAIRS),
             "LAKE_URL": str(lake),
+            # the daemon's automation builds each complete day into the Iceberg tables
+            "ICEBERG_CATALOG_URI": f"sqlite:///{tmp_path}/catalog.db",
         }
         env.pop("CI", None)
         deploy = Deployment(env, logs)

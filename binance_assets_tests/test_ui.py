@@ -34,7 +34,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DagsterDev, B
             emulator.url, root,
             BINANCE_SYMBOLS=",".join(PAIRS),
             BINANCE_START_DATE=f"{DAY}-00:00",
-            ICEBERG_CATALOG_URI=f"sqlite:///{root}/catalog.db",
         )
         (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         dev = DagsterDev(env, root)
