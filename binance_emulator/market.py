@@ -270,11 +270,6 @@ def _row_list(open_ms: int, close_ms: int, r: tuple) -> list:
     ]
 
 
-def _minute_nums(symbol: str, minute_ms: int, seed: int) -> Optional[tuple]:
-    day_ms = minute_ms - minute_ms % DAY_MS
-    return _day(symbol, day_ms, seed).nums[(minute_ms - day_ms) // MINUTE_MS]
-
-
 def price_cents(symbol: str, minute_ms: int, seed: int = 0) -> int:
     """Open price (in cents) of the walk at ``minute_ms``, defined even for missing minutes.
 
