@@ -25,7 +25,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from binance_assets.lake.zones import Hours
+from binance_assets.lake.zones import Hours, read_ahead
 from binance_assets.partitions import HOUR, MINUTE_MS, partition_hour
 from binance_assets.tables import candles as candles_table
 from binance_assets.tables import orders as orders_table
@@ -228,10 +228,9 @@ def evaluate(
     schema_problems: dict[str, list[str]] = {}
     findings: dict[str, list[pl.DataFrame]] = {rule.name: [] for rule in rules}
     previous: pl.DataFrame | None = None
-    for keys in batches(hours, CHECK_CHUNK_HOURS):
+    for chunk_hours in batches(read_ahead(hours), CHECK_CHUNK_HOURS):
         frames = {}
-        for key in keys:
-            frame = hours[key]
+        for key, frame in chunk_hours:
             if problems := schema_differences(frame.schema, dataset.columns):
                 schema_problems[key] = problems
             frames[key] = frame
@@ -241,7 +240,7 @@ def evaluate(
         for rule in rules:
             if (found := rule.offending(chunk)).height:
                 findings[rule.name].append(found)
-        previous = chunk.frame.filter(pl.col("partition") == keys[-1])
+        previous = chunk.frame.filter(pl.col("partition") == key)
 
     keys = list(hours)
     covered = {"hours_checked": len(keys), "hours": f"{keys[0]}...{keys[-1]}" if keys else ""}

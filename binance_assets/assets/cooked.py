@@ -12,21 +12,19 @@ from binance_assets.assets.hourly import kept_on_failure, run_hours, run_summary
 from binance_assets.lake.paths import SUCCESS_MARKER, Location
 from binance_assets.lake.resource import Lake
 from binance_assets.lake.storage import LakeError
-from binance_assets.lake.zones import RawHour
+from binance_assets.lake.zones import RawHour, read_ahead
 from binance_assets.partitions import hour_closed, partition_hour
 from binance_assets.resources.binance import BinanceResource
 from binance_assets.tables.batches import cooked_hours
 from binance_assets.tables.schema import CookedHour, Dataset, HourRows
 
 
-def stored_hours(
-    raw: Mapping[str, RawHour], keys: list[str], binance: BinanceResource
-) -> Iterator[HourRows]:
+def stored_hours(raw: Mapping[str, RawHour], binance: BinanceResource) -> Iterator[HourRows]:
     """The raw zone's hours in order. An hour without ``_SUCCESS`` is an open hour's snapshot,
     unless Binance's clock (the one the raw step marks by) says it has closed: then it is the
     leftover of an interrupted run and must not be cooked as if it were complete."""
-    for key in keys:
-        hour, stored = partition_hour(key), raw[key]
+    for key, stored in read_ahead(raw):
+        hour = partition_hour(key)
         if not stored.complete and hour_closed(hour, binance.server_time_ms()):
             raise LakeError(
                 f"raw partition {key} has no {SUCCESS_MARKER} although its hour has closed: it is "
@@ -61,7 +59,7 @@ def materialize_cooked(
     gaps: list[str] = []
     zone, where = lake.cooked_zone(), Location("cooked", dataset.name, symbol)
     with kept_on_failure(frames, lambda key, frame: zone.write(where, key, frame)):
-        for hour, cooked in cooked_hours(dataset, stored_hours(raw, keys, binance), symbol):
+        for hour, cooked in cooked_hours(dataset, stored_hours(raw, binance), symbol):
             frames[hour.key] = cooked.frame
             figures = {**hour_figures(cooked), "path": zone.url(where, hour.key)}
             if dataset.name == "candles":

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from dagster import AssetExecutionContext, MetadataValue
 
+from binance_assets.lake.zones import store_hours
 from binance_assets.partitions import partition_hour
 
 T = TypeVar("T")
@@ -34,8 +35,7 @@ def kept_on_failure(finished: Mapping[str, T], store: Callable[[str, T], Any]) -
     try:
         yield
     except BaseException:
-        for key, value in finished.items():
-            store(key, value)
+        store_hours(store, finished)
         raise
 
 

@@ -16,7 +16,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext, Resource
 from binance_assets.lake.paths import Location
 from binance_assets.lake.resource import Lake
 from binance_assets.lake.storage import LakeError
-from binance_assets.lake.zones import Hours, RawHour
+from binance_assets.lake.zones import Hours, RawHour, store_hours
 
 
 def _check_covers(context: OutputContext, hours: Mapping[str, Any]) -> None:
@@ -38,8 +38,7 @@ class RawZoneIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: Mapping[str, RawHour]) -> None:
         _check_covers(context, obj)
         zone, where = self.lake.raw_zone(), Location.of(context.asset_key)
-        for key, hour in obj.items():
-            zone.write(where, key, hour)
+        store_hours(lambda key, hour: zone.write(where, key, hour), obj)
 
     def load_input(self, context: InputContext) -> Hours[RawHour]:
         zone, where = self.lake.raw_zone(), Location.of(context.upstream_output.asset_key)
@@ -54,8 +53,7 @@ class ParquetIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: Mapping[str, pl.DataFrame]) -> None:
         _check_covers(context, obj)
         zone, where = self.lake.cooked_zone(), Location.of(context.asset_key)
-        for key, frame in obj.items():
-            zone.write(where, key, frame)
+        store_hours(lambda key, frame: zone.write(where, key, frame), obj)
 
     def load_input(self, context: InputContext) -> Hours[pl.DataFrame]:
         zone, where = self.lake.cooked_zone(), Location.of(context.upstream_output.asset_key)
