@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from dagster import AssetKey, AssetPartitionStatus, DagsterInstance
 
+from binance_assets.partitions import hourly_partitions
+from binance_assets.settings import Settings
+from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.lake_backends import LakeUnderTest, clean_lake_files
 from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, failure_messages, run_hours, node
 from binance_emulator.process import EmulatorProcess
@@ -189,3 +194,23 @@ def test_tolerated_oddity_leaves_the_clean_table(
     else:
         extra_key_kept = b"unexpectedField" in b"".join(zone(files, "raw/orders/").values())
         assert extra_key_kept == (fault["kind"] == "wrong_field_count")
+
+
+def test_a_failed_range_run_leaves_its_hours_as_they_were(faulty: EmulatorProcess, tmp_path: Path) -> None:
+    """What the partition bar shows after a failed range run with the project's setting (one
+    planned event per asset for a range, README "Backfills and performance"): the hours are not
+    marked failed; an hour materialized before keeps that state, the others stay missing. The
+    run itself is failed, naming the hour."""
+    env = cli_env(faulty.url, tmp_path)
+    assert materialize_cli(env, "BTCUSDT/raw_candles", partition=START).returncode == 0
+    faulty.set_faults([{"kind": "missing_field", "path": KLINES, "count": 1}])
+
+    rest_only = {"resources": {"binance_archive": {"config": {"enabled": False}}}}
+    failed = materialize_cli(env, "BTCUSDT/raw_candles", partition_range=f"{START}...{END}", config=rest_only)
+
+    assert failed.returncode != 0 and f"candles partition {BAD_HOUR}: row 0" in failed.stderr
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        status = instance.get_status_by_partition(
+            AssetKey(["BTCUSDT", "raw_candles"]), [START, END], hourly_partitions(Settings.from_env().start_date)
+        )
+    assert status == {START: AssetPartitionStatus.MATERIALIZED, END: None}
