@@ -8,9 +8,9 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import islice
 from typing import Any, TypeVar
 
 import polars as pl
@@ -45,7 +45,8 @@ class RawHour:
 
 
 class Hours(Mapping[str, T]):
-    """An upstream asset's hours, read from the lake one at a time, when asked for."""
+    """An upstream asset's hours, each read from the lake when asked for (``read_ahead`` asks for
+    several at once)."""
 
     def __init__(self, keys: list[str], read: Callable[[str], T]) -> None:
         self._keys = keys

@@ -1,0 +1,82 @@
+"""Storing and reading a range's hours one at a time against ``IN_FLIGHT`` at a time, on a local
+lake and on S3 (moto's server over HTTP), in the same run.
+
+    python benchmarks/lake_writes.py [--hours 720]
+
+Each hour is what a backfill stores for candles: the raw ``klines.json`` (60 rows as Binance sends
+them) with its ``_SUCCESS``, and the cooked Parquet file; then the same hours are read back in
+order, as the cooked step and the checks read them. Printed: seconds per variant and the ratio of
+the sequential time to the concurrent one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import polars as pl
+
+from binance_assets.lake.paths import Location
+from binance_assets.lake.storage import LakeStorage, LocalStorage, S3Storage
+from binance_assets.lake.zones import IN_FLIGHT, CookedZone, Hours, RawHour, RawZone, read_ahead, store_hours
+from binance_assets.partitions import hourly_partitions
+from binance_assets_tests.servers import MotoS3Server
+
+RAW, COOKED = Location("raw", "candles", "BTCUSDT"), Location("cooked", "candles", "BTCUSDT")
+
+
+def one_by_one(write: Callable[[str, Any], Any], hours: Mapping[str, Any]) -> None:
+    for key, value in hours.items():
+        write(key, value)
+
+
+def kline(minute: int) -> list[Any]:
+    open_ms = 1_735_689_600_000 + minute * 60_000
+    return [open_ms, "93576.00000000", "93610.93000000", "93537.50000000", "93610.93000000",
+            "8.21827000", open_ms + 59_999, "769017.42735290", 1262, "4.39583000", "411348.75434850", "0"]  # fmt: skip
+
+
+def measure(storage: LakeStorage, keys: list[str]) -> dict[str, float]:
+    raw, cooked = RawZone(storage), CookedZone(storage)
+    hours = {key: RawHour.of([kline(m) for m in range(60)], complete=True) for key in keys}
+    frame = pl.DataFrame({"open_time": [kline(m)[0] for m in range(60)], "price": [kline(m)[1] for m in range(60)]})
+    frames = {key: frame for key in keys}
+    timings = {}
+    for name, store in (("one at a time", one_by_one), (f"{IN_FLIGHT} at a time", store_hours)):
+        started = time.perf_counter()
+        store(lambda key, hour: raw.write(RAW, key, hour), hours)
+        store(lambda key, table: cooked.write(COOKED, key, table), frames)
+        timings[f"store, {name}"] = time.perf_counter() - started
+    stored = Hours(keys, lambda key: raw.read(RAW, key))
+    for name, read in (("one at a time", lambda: [(k, stored[k]) for k in stored]), (f"{IN_FLIGHT} ahead", lambda: list(read_ahead(stored)))):
+        started = time.perf_counter()
+        assert len(read()) == len(keys)
+        timings[f"read, {name}"] = time.perf_counter() - started
+    return timings
+
+
+def report(backend: str, timings: dict[str, float]) -> None:
+    names = list(timings)
+    for name in names:
+        print(f"{backend:6} {name:22} {timings[name]:7.2f} s")
+    print(f"{backend:6} store speed-up {timings[names[0]] / timings[names[1]]:.2f}×, "
+          f"read speed-up {timings[names[2]] / timings[names[3]]:.2f}×")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=int, default=720)
+    args = parser.parse_args()
+    keys = hourly_partitions("2025-01-01-00:00").get_partition_keys()[: args.hours]
+    with tempfile.TemporaryDirectory() as root:
+        report("local", measure(LocalStorage(root), keys))
+    with MotoS3Server() as server:
+        server.create_bucket("lake")
+        report("S3", measure(S3Storage(server.client(), "lake", "lake"), keys))
+
+
+if __name__ == "__main__":
+    main()
