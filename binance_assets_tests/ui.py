@@ -205,7 +205,7 @@ class DagsterDev:
         except ProcessLookupError:
             pass
         try:
-            process.wait(30)
+            process.wait(5)  # nothing of a test's instance needs a longer graceful stop
         except subprocess.TimeoutExpired:
             pass
         try:
