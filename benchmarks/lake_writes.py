@@ -17,15 +17,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import polars as pl
-
 from binance_assets.lake.paths import Location
 from binance_assets.lake.storage import LakeStorage, LocalStorage, S3Storage
 from binance_assets.lake.zones import IN_FLIGHT, CookedZone, Hours, RawHour, RawZone, read_ahead, store_hours
-from binance_assets.partitions import hourly_partitions
+from binance_assets.partitions import MINUTE_MS, epoch_ms, hourly_partitions, partition_hour
+from binance_assets.tables.candles import CANDLES
+from binance_assets.tables.schema import HourRows
 from binance_assets_tests.servers import MotoS3Server
+from binance_emulator.market import candle
 
-RAW, COOKED = Location("raw", "candles", "BTCUSDT"), Location("cooked", "candles", "BTCUSDT")
+SYMBOL = "BTCUSDT"
+RAW, COOKED = Location("raw", "candles", SYMBOL), Location("cooked", "candles", SYMBOL)
 
 
 def one_by_one(write: Callable[[str, Any], Any], hours: Mapping[str, Any]) -> None:
@@ -33,17 +35,16 @@ def one_by_one(write: Callable[[str, Any], Any], hours: Mapping[str, Any]) -> No
         write(key, value)
 
 
-def kline(minute: int) -> list[Any]:
-    open_ms = 1_735_689_600_000 + minute * 60_000
-    return [open_ms, "93576.00000000", "93610.93000000", "93537.50000000", "93610.93000000",
-            "8.21827000", open_ms + 59_999, "769017.42735290", 1262, "4.39583000", "411348.75434850", "0"]  # fmt: skip
+def emulated_hour(key: str) -> list[list[Any]]:
+    """The hour's klines as the emulator serves them (minutes without trades left out)."""
+    start = epoch_ms(partition_hour(key))
+    return [row for minute in range(60) if (row := candle(SYMBOL, start + minute * MINUTE_MS)) is not None]
 
 
 def measure(storage: LakeStorage, keys: list[str]) -> dict[str, float]:
     raw, cooked = RawZone(storage), CookedZone(storage)
-    hours = {key: RawHour.of([kline(m) for m in range(60)], complete=True) for key in keys}
-    frame = pl.DataFrame({"open_time": [kline(m)[0] for m in range(60)], "price": [kline(m)[1] for m in range(60)]})
-    frames = {key: frame for key in keys}
+    hours = {key: RawHour.of(emulated_hour(key), complete=True) for key in keys}
+    frames = {key: CANDLES.cook([HourRows(key, partition_hour(key), hour.rows(), True)], SYMBOL)[0].frame for key, hour in hours.items()}
     timings = {}
     for name, store in (("one at a time", one_by_one), (f"{IN_FLIGHT} at a time", store_hours)):
         started = time.perf_counter()

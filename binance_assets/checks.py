@@ -240,7 +240,7 @@ def evaluate(
         for rule in rules:
             if (found := rule.offending(chunk)).height:
                 findings[rule.name].append(found)
-        previous = chunk.frame.filter(pl.col("partition") == key)
+        previous = chunk.frame.filter(pl.col("partition") == chunk.hours[-1][0])
 
     keys = list(hours)
     covered = {"hours_checked": len(keys), "hours": f"{keys[0]}...{keys[-1]}" if keys else ""}

@@ -16,11 +16,9 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, AssetPartitionStatus, DagsterInstance
 
-from binance_assets.partitions import hourly_partitions
-from binance_assets.settings import Settings
 from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.lake_backends import LakeUnderTest, clean_lake_files
-from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, failure_messages, run_hours, node
+from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, HOURS, failure_messages, run_hours, node
 from binance_emulator.process import EmulatorProcess
 
 START, END = "2025-01-01-00:00", "2025-01-01-01:00"
@@ -210,7 +208,5 @@ def test_a_failed_range_run_leaves_its_hours_as_they_were(faulty: EmulatorProces
 
     assert failed.returncode != 0 and f"candles partition {BAD_HOUR}: row 0" in failed.stderr
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        status = instance.get_status_by_partition(
-            AssetKey(["BTCUSDT", "raw_candles"]), [START, END], hourly_partitions(Settings.from_env().start_date)
-        )
+        status = instance.get_status_by_partition(AssetKey(["BTCUSDT", "raw_candles"]), [START, END], HOURS)
     assert status == {START: AssetPartitionStatus.MATERIALIZED, END: None}
