@@ -31,9 +31,9 @@ import polars as pl
 from pyiceberg.catalog import Catalog
 
 from binance_assets.tables.candles import COLUMNS
-from binance_assets.warehouse.catalog import open_catalog
-from binance_assets.warehouse.days import write_day
-from binance_assets.warehouse.tables import arrow_table, open_table, scan_table
+from binance_assets.iceberg.catalog import open_catalog
+from binance_assets.iceberg.days import write_day
+from binance_assets.iceberg.tables import arrow_table, open_table, scan_table
 
 SYMBOL = "BTCUSDT"
 REBUILDS = 10

@@ -12,10 +12,10 @@ from binance_assets.assets.pair import PairAssets, pair_assets
 from binance_assets.lake.io_managers import ParquetIOManager, RawZoneIOManager
 from binance_assets.lake.resource import Lake
 from binance_assets.partitions import hourly_partitions
-from binance_assets.resources.archive import BinanceArchive
-from binance_assets.resources.binance import BinanceResource
+from binance_assets.binance.archive import BinanceArchive
+from binance_assets.binance.client import BinanceResource
 from binance_assets.settings import Settings
-from binance_assets.warehouse.resource import Warehouse
+from binance_assets.iceberg.resource import Warehouse
 
 def lake(settings: Settings) -> Lake:
     """The lake, with dagster-aws's S3 resource (standard AWS_* variables) when it is on S3; a

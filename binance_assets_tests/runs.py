@@ -12,10 +12,10 @@ from binance_assets.assets.pair import pair_assets
 from binance_assets.lake.io_managers import ParquetIOManager, RawZoneIOManager
 from binance_assets.lake.resource import Lake
 from binance_assets.partitions import hourly_partitions
-from binance_assets.resources.archive import BinanceArchive
-from binance_assets.resources.binance import BinanceResource
+from binance_assets.binance.archive import BinanceArchive
+from binance_assets.binance.client import BinanceResource
 from binance_assets.settings import DEFAULTS
-from binance_assets.warehouse.resource import Warehouse
+from binance_assets.iceberg.resource import Warehouse
 
 SYMBOL = "BTCUSDT"
 HOURS = hourly_partitions(DEFAULTS["BINANCE_START_DATE"])

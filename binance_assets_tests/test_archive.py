@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from binance_assets.resources.archive import BinanceArchive, periods, rest_row
-from binance_assets.resources.binance import BinanceResource
+from binance_assets.binance.archive import BinanceArchive, periods, rest_row
+from binance_assets.binance.client import BinanceResource
 from binance_assets_tests.runs import lake_resources, run_hours, node
 from binance_emulator.process import EmulatorProcess
 

@@ -18,8 +18,8 @@ from pyiceberg.types import DoubleType, NestedField
 from binance_assets.assets.daily import day_checks
 from binance_assets.partitions import day_hours
 from binance_assets.tables.candles import CANDLES
-from binance_assets.warehouse.catalog import open_catalog
-from binance_assets.warehouse.tables import (
+from binance_assets.iceberg.catalog import open_catalog
+from binance_assets.iceberg.tables import (
     iceberg_schema, open_table, pair_day_filter, scan_table, schema_problems, warehouse_table,
 )
 from binance_assets_tests.lake_files import local_files, parquet

@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from binance_assets.resources.binance import BinanceCredentialsMissing, BinanceResource
+from binance_assets.binance.client import BinanceCredentialsMissing, BinanceResource
 from binance_assets.tables.orders import ORDERS
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
 from binance_assets_tests.runs import (

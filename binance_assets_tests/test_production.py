@@ -25,7 +25,7 @@ import requests
 from dagster import AssetCheckKey
 
 from binance_assets.assets.pair import pair_assets
-from binance_assets.resources.binance import BinanceResource
+from binance_assets.binance.client import BinanceResource
 from binance_assets_tests.postgres import PG, fresh_database
 from binance_assets_tests.runs import API_KEY, API_SECRET
 from binance_assets_tests.servers import MotoS3Server, free_port

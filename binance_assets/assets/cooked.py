@@ -14,7 +14,7 @@ from binance_assets.lake.resource import Lake
 from binance_assets.lake.storage import LakeError
 from binance_assets.lake.zones import RawHour, read_ahead
 from binance_assets.partitions import hour_closed, partition_hour
-from binance_assets.resources.binance import BinanceResource
+from binance_assets.binance.client import BinanceResource
 from binance_assets.tables.batches import cooked_hours
 from binance_assets.tables.schema import CookedHour, Dataset, HourRows
 

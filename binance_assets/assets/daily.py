@@ -29,10 +29,10 @@ from pyiceberg.catalog import Catalog
 from binance_assets.lake.zones import Hours
 from binance_assets.partitions import DAY_FORMAT, day_hours
 from binance_assets.tables.schema import Dataset
-from binance_assets.warehouse.charts import candles_day_png, markdown_image, orders_day_png
-from binance_assets.warehouse.days import write_day
-from binance_assets.warehouse.resource import Warehouse
-from binance_assets.warehouse.tables import open_table, schema_problems
+from binance_assets.charts import candles_day_png, markdown_image, orders_day_png
+from binance_assets.iceberg.days import write_day
+from binance_assets.iceberg.resource import Warehouse
+from binance_assets.iceberg.tables import open_table, schema_problems
 
 # All 24 hours present and settled, and at least one of them new since the day was last built.
 DAY_COMPLETE = (

@@ -31,8 +31,8 @@ from binance_assets.checks import table_checks
 from binance_assets.lake.resource import Lake
 from binance_assets.lake.zones import Hours, RawHour
 from binance_assets.partitions import daily_partitions, hourly_partitions
-from binance_assets.resources.archive import BinanceArchive
-from binance_assets.resources.binance import BinanceResource
+from binance_assets.binance.archive import BinanceArchive
+from binance_assets.binance.client import BinanceResource
 from binance_assets.tables.candles import CANDLES
 from binance_assets.tables.orders import ORDERS
 from binance_assets.tables.schema import Dataset, table_schema

@@ -13,8 +13,8 @@ from binance_assets.lake.paths import Location
 from binance_assets.lake.resource import Lake
 from binance_assets.lake.zones import RawHour
 from binance_assets.partitions import HOUR_MS, epoch_ms, hour_closed, partition_hour
-from binance_assets.resources.archive import BinanceArchive
-from binance_assets.resources.binance import BinanceResource, Page
+from binance_assets.binance.archive import BinanceArchive
+from binance_assets.binance.client import BinanceResource, Page
 from binance_assets.tables.schema import Dataset, MalformedData, shape_problem
 
 Fetch = Callable[[BinanceResource, BinanceArchive, str, int, int], Iterable[Page]]

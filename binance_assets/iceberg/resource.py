@@ -7,7 +7,7 @@ from pydantic import Field
 from pyiceberg.catalog import Catalog
 
 from binance_assets.settings import from_env
-from binance_assets.warehouse.catalog import S3_PROPERTIES, open_catalog
+from binance_assets.iceberg.catalog import S3_PROPERTIES, open_catalog
 
 
 class Warehouse(ConfigurableResource):

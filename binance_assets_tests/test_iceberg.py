@@ -22,10 +22,10 @@ from pyiceberg.catalog import Catalog
 
 from binance_assets.tables import candles, orders
 from binance_assets.tables.schema import Column
-from binance_assets.warehouse.catalog import CatalogUnavailable, catalog_url, open_catalog, warehouse_location
-from binance_assets.warehouse.days import DayWriteConflict, write_day, write_table_day
-from binance_assets.warehouse.maintenance import expired_snapshots
-from binance_assets.warehouse.tables import arrow_table, open_table, scan_table
+from binance_assets.iceberg.catalog import CatalogUnavailable, catalog_url, open_catalog, warehouse_location
+from binance_assets.iceberg.days import DayWriteConflict, write_day, write_table_day
+from binance_assets.iceberg.maintenance import expired_snapshots
+from binance_assets.iceberg.tables import arrow_table, open_table, scan_table
 from binance_assets_tests.postgres import fresh_database
 from binance_assets_tests.servers import MotoS3Server
 from binance_emulator import account, market

@@ -37,7 +37,7 @@ from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
 from binance_assets.partitions import DAY_MS, MINUTE_MS, epoch_ms
-from binance_assets.resources.binance import PAGE_LIMIT, BinanceResource, Page
+from binance_assets.binance.client import PAGE_LIMIT, BinanceResource, Page
 from binance_assets.settings import from_env
 
 KLINE_FIELDS = 12

@@ -22,8 +22,8 @@ from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
 from binance_assets.tables.schema import Column
-from binance_assets.warehouse.maintenance import expire_snapshots
-from binance_assets.warehouse.tables import (
+from binance_assets.iceberg.maintenance import expire_snapshots
+from binance_assets.iceberg.tables import (
     WarehouseTable,
     day_bounds,
     open_table,

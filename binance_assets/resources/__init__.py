@@ -1,1 +1,0 @@
-"""Dagster resources: the Binance REST client."""
