@@ -16,7 +16,7 @@ from datetime import date
 import polars as pl
 from PIL import Image, ImageDraw, ImageFont
 
-from binance_assets.iceberg.tables import day_bounds
+from binance_assets.partitions import day_bounds
 
 WIDTH, HEIGHT = 900, 420
 PLOT_LEFT, PLOT_RIGHT = 80, WIDTH - 20

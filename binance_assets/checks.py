@@ -1,323 +1,193 @@
-"""Asset checks on each pair's cooked tables.
+"""Asset checks: every hour of a cooked table is judged, the verdict is stored with the hour (the
+Parquet file's metadata) and recorded in Dagster as that hour's own check results.
 
-A table's checks read the run's hours from the lake once, in order, and evaluate every rule a
-week of hours per polars call. A rule that proves the table wrong (schema, close times, OHLC,
-volumes, order invariants) is an ERROR and blocking: nothing downstream runs. A rule about what
-the market did (gaps in the minutes, a jump across an hour boundary) is a WARN and non-blocking:
-Binance really has minutes without trades, and a gap is reported, never filled in. What cooking
-already guarantees (unique open times and order ids, times inside their hour) is not checked again.
+Per dataset and hour:
+
+* ``{dataset}_valid`` — blocking, ERROR: the contract's columns, order and types, and every rule
+  of the dataset (OHLC, prices above zero, …). A failure fails the run, and the hour is kept out
+  of the Iceberg tables.
+* ``{dataset}_complete`` — blocking, WARN: the hour is complete (the raw zone marked it so). An
+  open hour fails with WARN: the run succeeds (near-real-time refresh) but no day is built from it.
+* ``{dataset}_{warning}`` — non-blocking, WARN: what the market may really do but deserves a look
+  (``candles_jumps``). Reported; the hour still counts.
+
+A range run records one result per hour and check, as a one-hour run does, so the UI's view of a
+check's partitions tells each hour's truth after a backfill. Dagster counts a result as current
+for an hour only when it names the materialization it judged; ``AssetCheckResult`` cannot name an
+hour of a range (Dagster 1.13), so each result is an ``AssetCheckEvaluation`` with its hour and the
+storage id of that hour's materialization, recorded after the materializations.
 """
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 from dagster import (
-    AssetChecksDefinition,
-    AssetCheckResult,
+    AssetCheckEvaluation,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetIn,
+    AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     MetadataValue,
     PartitionsDefinition,
-    multi_asset_check,
+    deserialize_value,
 )
 
-from binance_assets.lake.zones import Hours, read_ahead
-from binance_assets.partitions import HOUR, MINUTE_MS, partition_hour
-from binance_assets.tables import candles as candles_table
-from binance_assets.tables import orders as orders_table
-from binance_assets.tables.batches import batches
-from binance_assets.tables.schema import TIMESTAMP, Column, Dataset, hour_positions, schema_differences
+from binance_assets.datasets.contract import Dataset, HourRows, missing_minutes, schema_differences, split_hours
 
-SAMPLE_ROWS = 100
-
-# Hours the rules see at once: a week of candles is 10,080 rows.
-CHECK_CHUNK_HOURS = 168
-
-# The first candle of an hour opens at the hour's first trade, normally a few ticks from the
-# previous hour's close. A move of more than 1% across one minute boundary is rare enough to be
-# worth a look (a stale, shifted or foreign hour), yet real markets make it: a warning.
-MAX_BOUNDARY_JUMP = 0.01
+SAMPLE_ROWS = 20
+SHOWN_MINUTES = 60
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """Consecutive hours of a cooked table as the rules see them, in one frame: a ``partition``
-    column first, then the table's columns, then each row's hour start as ``_hour_start``.
+@dataclass
+class Verdict:
+    """What one cooked hour was found to be; ``as_json`` is what the cooked file keeps."""
 
-    ``hours`` lists every hour of the chunk, also those without rows; ``previous`` holds the rows
-    of the hour before the chunk when the run covers it (rules never reach outside the run)."""
+    rows: int
+    complete: bool
+    broken: dict[str, int] = field(default_factory=dict)  # blocking rule (or "schema") → offending rows
+    warned: dict[str, int] = field(default_factory=dict)  # warning → offending rows
+    missing_minutes: list[int] = field(default_factory=list)
+    samples: dict[str, pl.DataFrame] = field(default_factory=dict)  # rule → a few offending rows
 
-    frame: pl.DataFrame
-    hours: list[tuple[str, datetime]]
-    previous: pl.DataFrame | None
+    @property
+    def valid(self) -> bool:
+        return not self.broken
 
-
-@dataclass(frozen=True)
-class Rule:
-    """An invariant: ``offending`` returns what breaks it in a chunk of hours (rows, or missing
-    minutes), with the partition of each in a ``partition`` column.
-
-    ERROR rules block downstream assets; WARN rules only report.
-    """
-
-    name: str
-    description: str
-    offending: Callable[[Chunk], pl.DataFrame]
-    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
+    def as_json(self) -> dict[str, Any]:
+        return {"complete": self.complete, "valid": self.valid, "rows": self.rows, "broken": self.broken,
+                "warned": self.warned, "missing_minutes": self.missing_minutes}
 
 
-def _rows_where(condition: pl.Expr) -> Callable[[Chunk], pl.DataFrame]:
-    return lambda chunk: chunk.frame.filter(condition)
+def check_names(dataset: Dataset) -> tuple[str, str, list[str]]:
+    return f"{dataset.name}_valid", f"{dataset.name}_complete", [f"{dataset.name}_{w.name}" for w in dataset.warnings]
 
 
-def _outside(column: str, low: str, high: str) -> pl.Expr:
-    return (pl.col(low) > pl.col(column)) | (pl.col(column) > pl.col(high))
-
-
-def _missing_minutes(chunk: Chunk) -> pl.DataFrame:
-    """Minutes of each hour without a candle; an hour still open counts only those before its
-    last candle (later minutes have not happened yet). Only hours short of 60 distinct whole
-    minutes are looked at one by one."""
-    time = pl.col("candle_open_time")
-    whole_minutes = chunk.frame.group_by("partition").agg(
-        time.filter(time.dt.epoch("ms") % MINUTE_MS == 0).n_unique().alias("minutes")
-    )
-    present = dict(whole_minutes.iter_rows())
-    now = datetime.now(timezone.utc)
-    found: dict[str, list[str]] = {"partition": [], "missing_minute": []}
-    for key, hour in chunk.hours:
-        closed = hour + HOUR <= now
-        if closed and present.get(key) == 60:
-            continue
-        rows = chunk.frame.filter(pl.col("partition") == key)
-        for minute in candles_table.missing_minutes(rows, hour, closed):
-            found["partition"].append(key)
-            found["missing_minute"].append(minute)
-    return pl.DataFrame(found, schema={"partition": pl.String, "missing_minute": pl.String})
-
-
-def _boundary_jump(chunk: Chunk) -> pl.DataFrame:
-    """Each hour's first open against the previous hour's last close, when it moved too far."""
-    frames = [chunk.frame] if chunk.previous is None else [chunk.previous, chunk.frame]
-    edges = pl.concat(frames).group_by("partition", maintain_order=True).agg(
-        pl.col("_hour_start").first(),
-        pl.col("candle_open_time").first(),
-        pl.col("open_price").first(),
-        pl.col("candle_close_time").last().alias("previous_close_time"),
-        pl.col("close_price").last().alias("previous_close"),
-    )
-    pairs = edges.with_columns(
-        pl.col("_hour_start", "previous_close_time", "previous_close").shift(1)
-    ).filter(pl.col("_hour_start") + HOUR == edges["_hour_start"])
-    return pairs.select(
-        "partition",
-        "previous_close_time",
-        "previous_close",
-        "candle_open_time",
-        "open_price",
-        (pl.col("open_price").cast(pl.Float64) / pl.col("previous_close").cast(pl.Float64) - 1)
-        .abs()
-        .alias("relative_jump"),
-    ).filter(pl.col("relative_jump") > MAX_BOUNDARY_JUMP)
-
-
-CANDLE_RULES = [
-    Rule(
-        "candles_close_time",
-        "Every candle closes 59,999 ms after it opens.",
-        _rows_where(
-            pl.col("candle_close_time")
-            != pl.col("candle_open_time") + pl.duration(milliseconds=candles_table.CLOSE_OFFSET_MS)
-        ),
-    ),
-    Rule(
-        "candles_ohlc",
-        "low ≤ open ≤ high and low ≤ close ≤ high.",
-        _rows_where(
-            _outside("open_price", "low_price", "high_price")
-            | _outside("close_price", "low_price", "high_price")
-        ),
-    ),
-    Rule(
-        "candles_volumes",
-        "Volumes and trade counts are not negative.",
-        _rows_where(
-            (pl.col("btc_volume") < 0) | (pl.col("usd_volume") < 0) | (pl.col("number_of_trades") < 0)
-        ),
-    ),
-    Rule(
-        "candles_completeness",
-        "All 60 minutes of a closed hour are present; missing minutes (no trading) are listed, "
-        "never filled in.",
-        _missing_minutes,
-        AssetCheckSeverity.WARN,
-    ),
-    Rule(
-        "candles_continuity",
-        f"Across each hour boundary inside the run, the first open is within "
-        f"{MAX_BOUNDARY_JUMP:.0%} of the previous hour's last close.",
-        _boundary_jump,
-        AssetCheckSeverity.WARN,
-    ),
-]
-
-ORDER_RULES = [
-    Rule(
-        "orders_executed_qty",
-        "executed_qty ≤ orig_qty.",
-        _rows_where(pl.col("executed_qty") > pl.col("orig_qty")),
-    ),
-    Rule(
-        "orders_non_negative",
-        "price, orig_qty and executed_qty are not negative.",
-        _rows_where((pl.col("price") < 0) | (pl.col("orig_qty") < 0) | (pl.col("executed_qty") < 0)),
-    ),
-    Rule(
-        "orders_update_time",
-        "An order is never updated before it was placed: update_time ≥ order_time.",
-        _rows_where(pl.col("update_time") < pl.col("order_time")),
-    ),
-    Rule(
-        "orders_enums",
-        "status, type and side are values Binance defines.",
-        _rows_where(
-            ~pl.col("status").is_in(orders_table.STATUSES)
-            | ~pl.col("type").is_in(orders_table.TYPES)
-            | ~pl.col("side").is_in(orders_table.SIDES)
-        ),
-    ),
-]
-
-
-RULES = {"candles": CANDLE_RULES, "orders": ORDER_RULES}
-
-
-def _sample(frame: pl.DataFrame) -> MetadataValue:
-    shown = frame.head(SAMPLE_ROWS).select(pl.exclude("^_.*$").cast(pl.String))
-    header = "| " + " | ".join(shown.columns) + " |"
-    lines = [header, "|" + " --- |" * len(shown.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.iter_rows()]
-    return MetadataValue.md("\n".join(lines))
-
-
-def _chunk(dataset: Dataset, frames: dict[str, pl.DataFrame], previous: pl.DataFrame | None) -> Chunk:
-    """One frame of the hours in ``frames`` (contract columns only), tagged with partition and
-    hour start."""
-    hours = [(key, partition_hour(key)) for key in frames]
-    positions = hour_positions([frame.height for frame in frames.values()])
-    starts = pl.Series([hour for _, hour in hours], dtype=TIMESTAMP)
-    frame = pl.concat([frame.select(c.name for c in dataset.columns) for frame in frames.values()])
-    frame = frame.select(
-        pl.Series("partition", list(frames), dtype=pl.String).gather(positions),
-        pl.all(),
-        starts.gather(positions).alias("_hour_start"),
-    )
-    return Chunk(frame, hours, previous)
-
-
-def evaluate(
-    dataset: Dataset, hours: Mapping[str, pl.DataFrame], rules: Sequence[Rule]
-) -> Iterator[AssetCheckResult]:
-    """The schema check, then every rule, over all ``hours`` of the run, each hour read once and
-    the rules applied to ``CHECK_CHUNK_HOURS`` hours at a time (polars' cost per call, not per
-    row, dominates one hour)."""
-    schema_problems: dict[str, list[str]] = {}
-    findings: dict[str, list[pl.DataFrame]] = {rule.name: [] for rule in rules}
-    previous: pl.DataFrame | None = None
-    for chunk_hours in batches(read_ahead(hours), CHECK_CHUNK_HOURS):
-        frames = {}
-        for key, frame in chunk_hours:
-            if problems := schema_differences(frame.schema, dataset.columns):
-                schema_problems[key] = problems
-            frames[key] = frame
-        if schema_problems:  # the rules are not evaluated on a table off the contract
-            continue
-        chunk = _chunk(dataset, frames, previous)
-        for rule in rules:
-            if (found := rule.offending(chunk)).height:
-                findings[rule.name].append(found)
-        previous = chunk.frame.filter(pl.col("partition") == chunk.hours[-1][0])
-
-    keys = list(hours)
-    covered = {"hours_checked": len(keys), "hours": f"{keys[0]}...{keys[-1]}" if keys else ""}
-    yield AssetCheckResult(
-        check_name=f"{dataset.name}_schema",
-        passed=not schema_problems,
-        metadata={
-            **covered,
-            "failing_hours": len(schema_problems),
-            "problems": MetadataValue.md(
-                "\n".join(f"- {key}: {'; '.join(p)}" for key, p in list(schema_problems.items())[:50])
-                or "none"
-            ),
-        },
-    )
-    for rule in rules:
-        if schema_problems:
-            yield AssetCheckResult(
-                check_name=rule.name,
-                passed=False,
-                severity=rule.severity,
-                description="not evaluated: the table does not have the contract's schema",
-            )
-            continue
-        offending = findings[rule.name]
-        rows = pl.concat(offending, how="diagonal_relaxed") if offending else pl.DataFrame()
-        yield AssetCheckResult(
-            check_name=rule.name,
-            passed=not offending,
-            severity=rule.severity,
-            metadata={
-                **covered,
-                "failing_hours": rows["partition"].n_unique() if offending else 0,
-                "offending_rows": rows.height,
-                **({"sample": _sample(rows)} if offending else {}),
-            },
-        )
-
-
-def _specs(
-    table: AssetKey, columns: Sequence[Column], rules: Sequence[Rule], partitions: PartitionsDefinition
-) -> list[AssetCheckSpec]:
-    schema = AssetCheckSpec(
-        f"{table.path[-1]}_schema",
-        asset=table,
-        blocking=True,
-        partitions_def=partitions,
-        description="Column names, order and types match the contract: "
-        + ", ".join(f"{c.name} ({c.dtype})" for c in columns),
-    )
-    return [schema] + [
-        AssetCheckSpec(
-            rule.name,
-            asset=table,
-            blocking=rule.severity == AssetCheckSeverity.ERROR,
-            partitions_def=partitions,
-            description=rule.description,
-        )
-        for rule in rules
+def specs(dataset: Dataset, table: AssetKey, hours: PartitionsDefinition) -> list[AssetCheckSpec]:
+    valid, complete, warnings = check_names(dataset)
+    rules = "; ".join(f"{rule.name}: {rule.description}" for rule in dataset.rules)
+    return [
+        AssetCheckSpec(valid, asset=table, blocking=True, partitions_def=hours,
+                       description=f"Columns, order and types are the contract's, and every rule holds — {rules}"),
+        AssetCheckSpec(complete, asset=table, blocking=True, partitions_def=hours,
+                       description="The hour is complete: Binance's clock had passed its end and every row "
+                       "is there (_SUCCESS in the raw zone). An open hour fails with WARN; no day uses it."),
+        *[
+            AssetCheckSpec(name, asset=table, blocking=False, partitions_def=hours, description=rule.description)
+            for name, rule in zip(warnings, dataset.warnings)
+        ],
     ]
 
 
-def table_checks(
-    dataset: Dataset, table: AssetKey, partitions: PartitionsDefinition
-) -> AssetChecksDefinition:
-    """One multi-check for a pair's cooked table: its schema check and its rules, over the hours
-    of the run, read once from the lake. The checks are partitioned by hour, so a one-hour run
-    (every scheduled run) records each result on its hour; a range run records one result for
-    the range, with the failing hours in its metadata."""
-    rules = RULES[dataset.name]
+def judge(
+    dataset: Dataset, frame: pl.DataFrame, hours: Sequence[HourRows], previous: pl.DataFrame | None
+) -> list[Verdict]:
+    """The verdict of each hour of a cooked batch (``_hour`` column, see ``contract.cook``).
+    ``previous`` is the row before the batch (the last of the hour before), if there is one, so
+    rules that look back see across hour boundaries."""
+    tables = split_hours(frame, len(hours))
+    verdicts = [Verdict(table.height, hour.complete) for hour, table in zip(hours, tables)]
+    if problems := schema_differences(frame.drop("_hour", "_row").schema, dataset.columns):
+        for verdict in verdicts:
+            verdict.broken["schema"] = len(problems)
+            verdict.samples["schema"] = pl.DataFrame({"problem": problems})
+        return verdicts
+    looking_back = _with_previous(frame, dataset, previous)
+    for rules, found in ((dataset.rules, "broken"), (dataset.warnings, "warned")):
+        for rule in rules:
+            offending = rule.offending(looking_back)
+            for (position,), rows in offending.partition_by("_hour", as_dict=True).items():
+                getattr(verdicts[position], found)[rule.name] = rows.height
+                verdicts[position].samples[rule.name] = rows.head(SAMPLE_ROWS)
+    if dataset.on_the_minute:
+        for verdict, hour, table in zip(verdicts, hours, tables):
+            verdict.missing_minutes = missing_minutes(table, dataset.time_column, hour.hour, hour.complete)
+    return verdicts
 
-    @multi_asset_check(
-        name=f"{table.path[0]}_{dataset.name}_checks",
-        specs=_specs(table, dataset.columns, rules, partitions),
-        ins={"hours": AssetIn(table)},
-    )
-    def checks(hours: Hours) -> Iterator[AssetCheckResult]:
-        yield from evaluate(dataset, hours, rules)
 
-    return checks
+def _with_previous(frame: pl.DataFrame, dataset: Dataset, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """``frame`` with ``_previous_{column}``: each row's predecessor, across hours."""
+    names = [column.name for column in dataset.columns]
+    head = previous.select(names).tail(1) if previous is not None else frame.select(names).clear()
+    shifted = pl.concat([head, frame.select(names)]).select(pl.all().shift(1).name.prefix("_previous_"))
+    return pl.concat([frame, shifted.tail(frame.height)], how="horizontal")
+
+
+def evaluations(
+    dataset: Dataset, table: AssetKey, verdicts: Mapping[str, Verdict], targets: Mapping[str, Any]
+) -> Iterator[AssetCheckEvaluation]:
+    """Each hour's result of each check, aimed at that hour's materialization."""
+    valid, complete, warnings = check_names(dataset)
+    for key, verdict in verdicts.items():
+        common = dict(asset_key=table, partition=key, target_materialization_data=targets.get(key))
+        yield AssetCheckEvaluation(
+            check_name=valid, passed=verdict.valid, blocking=True, severity=AssetCheckSeverity.ERROR,
+            metadata={"rows": verdict.rows, **_findings(verdict.broken, verdict.samples)}, **common,
+        )
+        yield AssetCheckEvaluation(
+            check_name=complete, passed=verdict.complete, blocking=True, severity=AssetCheckSeverity.WARN,
+            metadata=_completeness(key, verdict), **common,
+            description=None if verdict.complete else "open: no _SUCCESS in the raw zone (the hour had not "
+            "ended by Binance's clock when fetched, or its answer was not complete); it is fetched again "
+            "automatically, and no day is built from it until then",
+        )
+        for name, rule in zip(warnings, dataset.warnings):
+            found = {rule.name: verdict.warned[rule.name]} if rule.name in verdict.warned else {}
+            yield AssetCheckEvaluation(
+                check_name=name, passed=not found, blocking=False, severity=AssetCheckSeverity.WARN,
+                metadata=_findings(found, verdict.samples), **common,
+            )
+
+
+def _completeness(key: str, verdict: Verdict) -> dict[str, Any]:
+    shown = ", ".join(f"{key[11:13]}:{minute:02d}" for minute in verdict.missing_minutes[:SHOWN_MINUTES])
+    return {
+        "rows": verdict.rows,
+        "complete": verdict.complete,
+        **({"missing_minutes": len(verdict.missing_minutes), "missing": shown or "none"} if shown or verdict.rows else {}),
+    }
+
+
+def _findings(found: Mapping[str, int], samples: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
+    if not found:
+        return {}
+    return {
+        "offending_rows": sum(found.values()),
+        "failing": MetadataValue.md("\n".join(f"- {name}: {rows} rows" for name, rows in found.items())),
+        "sample": MetadataValue.md("\n\n".join(_table(samples[name]) for name in found if name in samples)),
+    }
+
+
+def _table(frame: pl.DataFrame) -> str:
+    shown = frame.select(pl.exclude("^_.*$").cast(pl.String))
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + " --- |" * len(shown.columns)]
+    return "\n".join(lines + ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.iter_rows()])
+
+
+def materialization_targets(context: AssetExecutionContext, table: AssetKey, keys: Sequence[str]) -> dict[str, Any]:
+    """Each hour's newest materialization, as the target its check results name: a week of hours
+    per query, newest first. The record type is not exported by Dagster 1.13; it is built from its
+    stored form (``deserialize_value``), which Dagster keeps readable across versions."""
+    targets: dict[str, Any] = {}
+    for offset in range(0, len(keys), 168):
+        chunk = list(keys[offset : offset + 168])
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=table, asset_partitions=chunk), limit=len(chunk)
+        ).records
+        for record in records:
+            targets.setdefault(record.partition_key, _target(record))
+    return targets
+
+
+def _target(record: Any) -> Any:
+    return deserialize_value(json.dumps({
+        "__class__": "AssetCheckEvaluationTargetMaterializationData",
+        "storage_id": record.storage_id,
+        "run_id": record.run_id,
+        "timestamp": record.timestamp,
+    }))

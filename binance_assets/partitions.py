@@ -1,6 +1,6 @@
 """Time: the hourly and daily UTC partitions, and the units Binance counts in (milliseconds)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from dagster import DailyPartitionsDefinition, HourlyPartitionsDefinition
 
@@ -42,6 +42,11 @@ def partition_key(hour: datetime) -> str:
     return hour.astimezone(timezone.utc).strftime(PARTITION_FORMAT)
 
 
+def key_of_ms(moment_ms: int) -> str:
+    """The hourly partition key of the hour an epoch-millisecond instant falls in."""
+    return partition_key(datetime.fromtimestamp(moment_ms // HOUR_MS * HOUR_MS / 1000, tz=timezone.utc))
+
+
 def day_hours(day_key: str) -> list[str]:
     """The 24 hourly partition keys of a daily partition key."""
     day = datetime.strptime(day_key, DAY_FORMAT).replace(tzinfo=timezone.utc)
@@ -57,3 +62,9 @@ def hour_closed(hour: datetime, now_ms: int) -> bool:
     """Whether ``hour`` had ended at ``now_ms``: the one rule for ``_SUCCESS``, always applied to
     Binance's clock (the raw zone is complete when Binance says the hour is over)."""
     return epoch_ms(hour) + HOUR_MS <= now_ms
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC day as a half-open interval [start, end)."""
+    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)

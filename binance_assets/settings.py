@@ -1,11 +1,11 @@
-"""Every environment variable of the code location, read and checked in one place.
+"""Every environment variable of the code location, read and checked here and nowhere else.
 
 ``Settings.from_env`` runs when the code location loads, so a mistake (a symbol that would build a
-path outside the lake, an S3 URL without a bucket, an API URL ending in ``/api``) fails the load
-with the variable and the value named, before any run. The resources resolve the values that may
-change between runs (URLs, credentials, lake root) through ``current()`` when a run starts: a
-launchpad or ``--config-json`` that sets one resource field keeps the environment's value of every
-other field, and a secret never enters run config.
+path outside the lake, an S3 URL without a bucket, an archive URL without a scheme, a catalog URI
+SQLAlchemy cannot parse) fails the load with the variable and the value named, before any run,
+and nothing is written. The resources resolve the values that may change between runs through
+``current()`` when a run starts: a launchpad or ``--config-json`` that sets one resource field
+keeps the environment's value of every other field, and a secret never enters run config.
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import urlparse
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # Binance's own symbol format (the API refuses anything else with -1100): no "/", no "..".
 SYMBOL_FORMAT = re.compile(r"^[A-Z0-9_.-]{1,20}$")
@@ -26,9 +30,14 @@ DEFAULTS = {
     "BINANCE_ARCHIVE_URL": "https://data.binance.vision",
     "BINANCE_SYMBOLS": "BTCUSDT",
     "BINANCE_START_DATE": "2025-01-01-00:00",
+    "BINANCE_HEAL_LOOKBACK_HOURS": "48",
     "LAKE_URL": "data/lake",
     "ICEBERG_CATALOG_URI": "sqlite:///data/catalog.db",
 }
+
+# The standard AWS variables, for S3 or any S3-compatible store; unset ones fall back to boto3's
+# own chain (instance profile, ~/.aws) for the lake.
+AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 class SettingsError(ValueError):
@@ -36,6 +45,27 @@ class SettingsError(ValueError):
 
     def __init__(self, variable: str, value: str, why: str) -> None:
         super().__init__(f"{variable}={value!r}: {why}")
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """The AWS variables that are set, shared by the lake, the Iceberg warehouse and the query
+    helpers. The secret is kept out of ``repr`` so it never reaches a log line or an error."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> S3Options:
+        endpoint, region, key, secret = ((env.get(name) or "").strip() or None for name in AWS_VARIABLES)
+        return cls(endpoint, region or (env.get("AWS_DEFAULT_REGION") or None), key, secret)
+
+    def variables(self) -> dict[str, str]:
+        """The AWS variables that are set, by name (what pyiceberg's FileIO is given)."""
+        values = (self.endpoint_url, self.region, self.access_key_id, self.secret_access_key)
+        return {name: value for name, value in zip(AWS_VARIABLES, values) if value}
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,9 @@ class Settings:
     iceberg_catalog_uri: str
     iceberg_warehouse: str
     credentials_configured: bool  # both BINANCE_API_KEY and BINANCE_API_SECRET are set
+    weight_limit: int | None  # BINANCE_WEIGHT_LIMIT; None: what exchangeInfo advertises
+    heal_lookback_hours: int
+    s3: S3Options
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,15 +92,19 @@ class Settings:
             return (env.get(name) or "").strip() or DEFAULTS[name]
 
         lake_url = lake_root(get("LAKE_URL"))
+        warehouse = (env.get("ICEBERG_WAREHOUSE") or "").strip()
         return cls(
             symbols=symbols(*symbols_variable(env)),
             start_date=start_date(get("BINANCE_START_DATE")),
             lake_url=lake_url,
-            api_url=api_url(get("BINANCE_API_URL")),
-            archive_url=get("BINANCE_ARCHIVE_URL").rstrip("/"),
-            iceberg_catalog_uri=get("ICEBERG_CATALOG_URI"),
-            iceberg_warehouse=(env.get("ICEBERG_WAREHOUSE") or "").strip() or f"{lake_url}/tables",
+            api_url=http_url("BINANCE_API_URL", get("BINANCE_API_URL")),
+            archive_url=http_url("BINANCE_ARCHIVE_URL", get("BINANCE_ARCHIVE_URL")),
+            iceberg_catalog_uri=catalog_uri(get("ICEBERG_CATALOG_URI")),
+            iceberg_warehouse=iceberg_warehouse(warehouse) if warehouse else f"{lake_url}/tables",
             credentials_configured=bool(env.get("BINANCE_API_KEY") and env.get("BINANCE_API_SECRET")),
+            weight_limit=positive("BINANCE_WEIGHT_LIMIT", env.get("BINANCE_WEIGHT_LIMIT")),
+            heal_lookback_hours=positive("BINANCE_HEAL_LOOKBACK_HOURS", get("BINANCE_HEAL_LOOKBACK_HOURS")) or 48,
+            s3=S3Options.from_env(env),
         )
 
     @property
@@ -80,9 +117,9 @@ def current() -> Settings:
     return Settings.from_env()
 
 
-def from_env(field: str) -> Callable[[], str]:
+def from_env(name: str) -> Callable[[], object]:
     """A pydantic ``default_factory`` for a resource field: the setting as of the run's start."""
-    return lambda: getattr(current(), field)
+    return lambda: getattr(current(), name)
 
 
 def secret(name: str) -> Callable[[], str | None]:
@@ -111,24 +148,64 @@ def symbols(variable: str, value: str) -> tuple[str, ...]:
 
 
 def start_date(value: str) -> str:
+    """The first hour; one in the future would leave the code location without a partition."""
     try:
         hour = datetime.strptime(value, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError as error:
         raise SettingsError("BINANCE_START_DATE", value, "not an hour in the form YYYY-MM-DD-HH:MM (UTC)") from error
     if hour.minute:
         raise SettingsError("BINANCE_START_DATE", value, "not on the hour (minutes must be 00)")
+    if hour > datetime.now(timezone.utc):
+        raise SettingsError("BINANCE_START_DATE", value, "is in the future: no hour would exist to fetch")
     return value
 
 
-def api_url(value: str) -> str:
+def http_url(variable: str, value: str) -> str:
+    """An http(s) base URL without a trailing slash; the REST URL must not end in ``/api``."""
     url = value.rstrip("/")
     if url.endswith("/api"):
-        raise SettingsError(
-            "BINANCE_API_URL", value, f"give the base URL without /api (e.g. {url[: -len('/api')]})"
-        )
-    if urlparse(url).scheme not in ("http", "https"):
-        raise SettingsError("BINANCE_API_URL", value, "expected an http:// or https:// URL")
+        raise SettingsError(variable, value, f"give the base URL without /api (e.g. {url[: -len('/api')]})")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(variable, value, "expected an http:// or https:// URL with a host")
     return url
+
+
+def positive(variable: str, value: str | None) -> int | None:
+    """A positive whole number, or None when unset."""
+    if value is None or not value.strip():
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SettingsError(variable, value, "expected a whole number of at least 1")
+    return int(value)
+
+
+def catalog_uri(value: str) -> str:
+    """A SQLAlchemy URL of SQLite or PostgreSQL (the Iceberg SQL catalog's databases)."""
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError as error:
+        raise SettingsError("ICEBERG_CATALOG_URI", value, "not a SQLAlchemy URL, e.g. "
+                            "sqlite:///data/catalog.db or postgresql+psycopg2://user@host/db") from error
+    if backend not in ("sqlite", "postgresql"):
+        raise SettingsError("ICEBERG_CATALOG_URI", value, f"{backend} is not supported: use sqlite or postgresql")
+    return value
+
+
+def iceberg_warehouse(value: str) -> str:
+    """``s3://bucket/prefix``, or a local folder this process can create files in."""
+    parsed = urlparse(value)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise SettingsError("ICEBERG_WAREHOUSE", value, "names no bucket; expected s3://bucket/prefix")
+        return value.rstrip("/")
+    if len(parsed.scheme) > 1 and parsed.scheme != "file":
+        raise SettingsError("ICEBERG_WAREHOUSE", value, "only local paths, file:// and s3:// are supported")
+    folder = Path(parsed.path if parsed.scheme == "file" else value).expanduser().absolute()
+    existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError("ICEBERG_WAREHOUSE", value, f"{existing} is not a folder this user can write to")
+    return value
 
 
 def lake_root(value: str) -> str:

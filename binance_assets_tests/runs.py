@@ -8,20 +8,20 @@ from typing import Any
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
 from dagster_aws.s3 import S3Resource
 
-from binance_assets.assets.pair import pair_assets
-from binance_assets.lake.io_managers import ParquetIOManager, RawZoneIOManager
-from binance_assets.lake.resource import Lake
-from binance_assets.partitions import hourly_partitions
+from binance_assets.assets.pair import IO_MANAGER, pair_assets
 from binance_assets.binance.archive import BinanceArchive
 from binance_assets.binance.client import BinanceResource
-from binance_assets.settings import DEFAULTS
 from binance_assets.iceberg.resource import Warehouse
+from binance_assets.lake.io_manager import LakeIOManager
+from binance_assets.lake.resource import Lake
+from binance_assets.partitions import hourly_partitions
+from binance_assets.settings import DEFAULTS
 
 SYMBOL = "BTCUSDT"
 HOURS = hourly_partitions(DEFAULTS["BINANCE_START_DATE"])
-PAIR = pair_assets(SYMBOL, DEFAULTS["BINANCE_START_DATE"])
-CANDLE_ASSETS = PAIR.candles.hourly()
-ORDER_ASSETS = PAIR.orders.hourly()
+CANDLES, ORDERS = pair_assets(SYMBOL, DEFAULTS["BINANCE_START_DATE"])
+CANDLE_ASSETS = [CANDLES.raw, CANDLES.cooked]
+ORDER_ASSETS = [ORDERS.raw, ORDERS.cooked]
 ALL_ASSETS = CANDLE_ASSETS + ORDER_ASSETS
 
 # The tags Dagster puts on a single-run range; ``materialize`` takes a range only this way.
@@ -74,8 +74,7 @@ def lake_resources(
         "binance": binance,
         "binance_archive": BinanceArchive(archive_url=api_url, enabled=archive),
         "lake": lake,
-        "raw_zone_io_manager": RawZoneIOManager(lake=lake),
-        "parquet_io_manager": ParquetIOManager(lake=lake),
+        IO_MANAGER: LakeIOManager(lake=lake),
     }
 
 

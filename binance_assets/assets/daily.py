@@ -1,10 +1,13 @@
 """Daily assets: a pair's day in the Iceberg table, rebuilt from its 24 cooked hours.
 
-A day is built by Dagster's declarative automation, not a schedule: it runs once all 24 hours of
-the day are materialized and none is in progress, and again whenever one of them is
-re-materialized later (a late fix rebuilds its day). A schedule shortly after midnight would
-build a day whose last hour had failed or was late, and would never see a late fix.
+A day is built by declarative automation, not a schedule, and only from 24 hours that are
+complete and passed their blocking checks (``DAY_READY``): it waits while an hour is open,
+missing, failed a check or is being materialized, and is built again whenever one of its hours is
+re-materialized later (a late fix, a settled order, a revised archive file). A day next to a bad
+one is still built. The asset checks its hours' verdicts itself too, so a day materialized by hand
+from the UI is refused while an hour is open or invalid.
 """
+
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -20,102 +23,100 @@ from dagster import (
     AutomationCondition,
     BackfillPolicy,
     DailyPartitionsDefinition,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from pyiceberg.catalog import Catalog
 
-from binance_assets.lake.zones import Hours
-from binance_assets.partitions import DAY_FORMAT, day_hours
-from binance_assets.tables.schema import Dataset
-from binance_assets.charts import candles_day_png, markdown_image, orders_day_png
+from binance_assets.charts import markdown_image
+from binance_assets.datasets.contract import Dataset
 from binance_assets.iceberg.days import write_day
 from binance_assets.iceberg.resource import Warehouse
 from binance_assets.iceberg.tables import open_table, schema_problems
+from binance_assets.lake.zones import CookedHour, Hours, Place
+from binance_assets.partitions import DAY_FORMAT, day_hours
 
-# All 24 hours present and settled, and at least one of them new since the day was last built.
-DAY_COMPLETE = (
-    AutomationCondition.any_deps_updated()
+# Built when never built yet (unless its last build failed) or when an hour changed since it was
+# last handled; and only while all 24 hours are there, settled, and passed their blocking checks
+# (``{dataset}_complete`` fails for an open hour). ``missing`` acts on days already stored before
+# the daemon's first tick; ``any_deps_updated`` on every later change.
+DAY_READY = (
+    ((AutomationCondition.missing() & ~AutomationCondition.execution_failed()) | AutomationCondition.any_deps_updated())
+    .since_last_handled()
+    .with_label("never built, or an hour changed")
     & ~AutomationCondition.any_deps_missing()
     & ~AutomationCondition.any_deps_in_progress()
-)
+    & AutomationCondition.all_deps_blocking_checks_passed()
+    & ~AutomationCondition.in_progress()
+).with_label("day ready: 24 complete hours that passed their blocking checks")
 
-CHARTS = {"candles": candles_day_png, "orders": orders_day_png}
+
+def unusable_hours(hours: Mapping[str, CookedHour]) -> list[str]:
+    """The hours a day must not be built from, each with why."""
+    return [
+        f"{key}: " + ", ".join(why for why, bad in (("open", not hour.verdict.get("complete")),
+                                                     ("failed its blocking checks", not hour.verdict.get("valid"))) if bad)
+        for key, hour in hours.items()
+        if not (hour.verdict.get("complete") and hour.verdict.get("valid"))
+    ]
 
 
-def day_checks(stored_rows: Mapping[str, tuple[int, int]], schema_problems: list[str]) -> list[AssetCheckResult]:
+def day_checks(stored_rows: Mapping[str, tuple[int, int]], problems: list[str]) -> list[AssetCheckResult]:
     """Each built day's rows in the table (from its manifests, after the write) against the rows
     of its hours, and the table's columns against the contract."""
     wrong = {day: rows for day, rows in stored_rows.items() if rows[0] != rows[1]}
     return [
-        AssetCheckResult(
-            check_name="daily_rows",
-            passed=not wrong,
-            metadata={
-                "days_checked": len(stored_rows),
-                "failing_days": MetadataValue.md(
-                    "\n".join(f"- {day}: table {table}, hours {hours}" for day, (table, hours) in wrong.items())
-                    or "none"
-                ),
-            },
-        ),
-        AssetCheckResult(
-            check_name="daily_schema",
-            passed=not schema_problems,
-            metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in schema_problems) or "none")},
-        ),
+        AssetCheckResult(check_name="daily_rows", passed=not wrong, metadata={
+            "days_checked": len(stored_rows),
+            "failing_days": MetadataValue.md(
+                "\n".join(f"- {day}: table {table}, hours {hours}" for day, (table, hours) in wrong.items()) or "none"
+            ),
+        }),
+        AssetCheckResult(check_name="daily_schema", passed=not problems, metadata={
+            "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+        }),
     ]
 
 
-def build_day(
-    context: AssetExecutionContext,
-    dataset: Dataset,
-    symbol: str,
-    day_key: str,
-    hours: Mapping[str, pl.DataFrame],
-    catalog: Catalog,
-) -> tuple[int, int]:
-    """Replace the pair's day in the table with the union of its hours and picture it; returns
-    the rows the table now holds for the pair-day and the rows of its hours."""
-    day = datetime.strptime(day_key, DAY_FORMAT).date()
-    frame = pl.concat([hours[key] for key in day_hours(day_key)])
-    written = write_day(catalog, dataset.name, symbol, day, frame)
-    png = CHARTS[dataset.name](frame, day)
-    picture = MetadataValue.md(markdown_image(png, f"{symbol} {dataset.name} {day_key}"))
-    context.add_asset_metadata(
-        {"dagster/row_count": frame.height, **written.metadata(), "picture": picture},
-        partition_key=day_key,
-    )
-    return written.stored_rows, frame.height
-
-
 def daily_asset(
-    dataset: Dataset, symbol: str, cooked: AssetKey, days: DailyPartitionsDefinition
+    dataset: Dataset, place: Place, cooked: AssetKey, days: DailyPartitionsDefinition, io_manager: str
 ) -> AssetsDefinition:
-    key = AssetKey([symbol, f"daily_{dataset.name}"])
+    key = AssetKey([place.symbol, f"daily_{dataset.name}"])
 
     @asset(
         key=key,
-        ins={"hours": AssetIn(cooked)},
+        ins={"hours": AssetIn(cooked, input_manager_key=io_manager)},
         partitions_def=days,
         backfill_policy=BackfillPolicy.single_run(),
-        group_name=symbol,
+        group_name=place.symbol,
         kinds={"iceberg", "polars"},
-        automation_condition=DAY_COMPLETE,
+        automation_condition=DAY_READY,
         check_specs=[
             AssetCheckSpec("daily_rows", asset=key, blocking=True, partitions_def=days,
                            description="The pair-day in Iceberg has exactly the rows of its 24 hours."),
             AssetCheckSpec("daily_schema", asset=key, blocking=True, partitions_def=days,
                            description="The Iceberg table's columns, order and types are the contract's."),
         ],
-        description=f"{symbol}'s days in the Iceberg table binance.{dataset.name}: one data file per "
-        f"day, replaced atomically when the day is rebuilt, with a picture of the day.",
+        description=f"{place.symbol}'s days in the Iceberg table binance.{dataset.name}: one data file per "
+        f"day, built from 24 complete, checked hours, replaced atomically when rebuilt, with a picture.",
     )
     def daily(context: AssetExecutionContext, hours: Hours, warehouse: Warehouse) -> MaterializeResult:
         catalog = warehouse.catalog()
-        stored = {day: build_day(context, dataset, symbol, day, hours, catalog) for day in context.partition_keys}
-        problems = schema_problems(open_table(catalog, dataset.name), dataset.columns)
-        return MaterializeResult(check_results=day_checks(stored, problems))
+        stored = {}
+        for day_key in context.partition_keys:
+            day = {hour: hours[hour] for hour in day_hours(day_key)}
+            if refused := unusable_hours(day):
+                raise Failure(f"{place.symbol} {dataset.name} {day_key} is not built: " + "; ".join(refused),
+                              metadata={"unusable_hours": MetadataValue.md("\n".join(f"- {r}" for r in refused))})
+            frame = pl.concat([hour.frame for hour in day.values()])
+            written = write_day(catalog, dataset, place.symbol, datetime.strptime(day_key, DAY_FORMAT).date(), frame)
+            png = dataset.picture(frame, written.day)
+            context.add_asset_metadata({
+                "dagster/row_count": frame.height, **written.metadata(),
+                "picture": MetadataValue.md(markdown_image(png, f"{place.symbol} {dataset.name} {day_key}")),
+            }, partition_key=day_key)
+            stored[day_key] = (written.stored_rows, frame.height)
+        return MaterializeResult(check_results=day_checks(stored, schema_problems(open_table(catalog, dataset), dataset.columns)))
 
     return daily

@@ -1,125 +1,121 @@
 """The asset factory: one pair's assets, keyed by its symbol, in an asset group of its own.
 
-Every pair gets the same graph — ``raw_candles → candles`` and ``raw_orders → orders``, each
-cooked table with its checks — so a pair added to ``BINANCE_SYMBOLS`` appears after a reload, and
-no code is written per pair.
+For every dataset in ``DATASETS`` a pair gets ``{SYMBOL}/raw_{dataset} → {SYMBOL}/{dataset}`` (the
+cooked table, with its checks) ``→ {SYMBOL}/daily_{dataset}`` (its days in the Iceberg table), so a
+pair added to ``BINANCE_SYMBOLS`` appears after a reload and no code is written per pair or dataset.
 """
 
 
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
     AssetsDefinition,
-    AssetChecksDefinition,
+    AssetSpec,
     BackfillPolicy,
     DailyPartitionsDefinition,
     FreshnessPolicy,
     HourlyPartitionsDefinition,
+    MaterializeResult,
+    TableColumn,
+    TableSchema,
     asset,
+    multi_asset,
 )
 
+from binance_assets import checks
 from binance_assets.assets.cooked import materialize_cooked
 from binance_assets.assets.daily import daily_asset
-from binance_assets.assets.raw import materialize_raw
-from binance_assets.checks import table_checks
-from binance_assets.lake.resource import Lake
-from binance_assets.lake.zones import Hours, RawHour
-from binance_assets.partitions import daily_partitions, hourly_partitions
+from binance_assets.assets.raw import RawConfig, materialize_raw
 from binance_assets.binance.archive import BinanceArchive
 from binance_assets.binance.client import BinanceResource
-from binance_assets.tables.candles import CANDLES
-from binance_assets.tables.orders import ORDERS
-from binance_assets.tables.schema import Dataset, table_schema
+from binance_assets.datasets import DATASETS
+from binance_assets.datasets.contract import Column, Dataset
+from binance_assets.lake.io_manager import place_metadata
+from binance_assets.lake.resource import Lake
+from binance_assets.lake.zones import Hours, Place, RawHour
+from binance_assets.partitions import daily_partitions, hourly_partitions
 
 # The hourly run starts at :05 and the near-real-time refresh every 5 minutes: by :15 each cooked
 # table must have been materialized within the last 15 minutes (the latest hour is then current).
 FRESHNESS = FreshnessPolicy.cron(deadline_cron="15 * * * *", lower_bound_delta=timedelta(minutes=15))
+IO_MANAGER = "lake_io_manager"  # how a step receives the hours of the asset upstream
 
 
 @dataclass(frozen=True)
 class DatasetAssets:
-    """One dataset of one pair: raw asset, cooked asset, the cooked table's checks, the days."""
+    """One dataset of one pair: the raw asset, the cooked asset (with its checks), the days."""
 
+    dataset: Dataset
+    symbol: str
     raw: AssetsDefinition
     cooked: AssetsDefinition
-    checks: AssetChecksDefinition
     daily: AssetsDefinition
 
-    def hourly(self) -> list[AssetsDefinition | AssetChecksDefinition]:
-        return [self.raw, self.cooked, self.checks]
-
-
-@dataclass(frozen=True)
-class PairAssets:
-    symbol: str
-    candles: DatasetAssets
-    orders: DatasetAssets
-
     def assets(self) -> list[AssetsDefinition]:
-        return [d.raw for d in self.datasets()] + [d.cooked for d in self.datasets()] + [
-            d.daily for d in self.datasets()
-        ]
+        return [self.raw, self.cooked, self.daily]
 
-    def datasets(self) -> list[DatasetAssets]:
-        return [self.candles, self.orders]
 
-    def checks(self) -> list[AssetChecksDefinition]:
-        return [d.checks for d in self.datasets()]
+def table_schema(columns: list[Column]) -> TableSchema:
+    """The contract as ``dagster/column_schema`` metadata; descriptions carry the required names."""
+    return TableSchema(columns=[
+        TableColumn(name=c.name, type=str(c.dtype), description=f"{c.label} (Binance field {c.source})")
+        for c in columns
+    ])
 
 
 def dataset_assets(
     dataset: Dataset, symbol: str, hours: HourlyPartitionsDefinition, days: DailyPartitionsDefinition
 ) -> DatasetAssets:
-    raw_key = AssetKey([symbol, f"raw_{dataset.name}"])
-    common = dict(
-        partitions_def=hours,
-        backfill_policy=BackfillPolicy.single_run(),
-        group_name=symbol,
-    )
+    place = Place(dataset.name, symbol, dataset.raw_file)
+    raw_key, table = AssetKey([symbol, f"raw_{dataset.name}"]), AssetKey([symbol, dataset.name])
+    hourly = dict(partitions_def=hours, backfill_policy=BackfillPolicy.single_run(), group_name=symbol)
 
     @asset(
         key=raw_key,
-        io_manager_key="raw_zone_io_manager",
         kinds={"binance", "json"},
         pool="binance",
+        metadata=place_metadata("raw", place),
         description=f"{symbol} {dataset.name} of each hour exactly as Binance returned them "
-        f"(raw/{dataset.name}/symbol={symbol}/…), with _SUCCESS once the hour has closed.",
-        **common,
+        f"(raw/{dataset.name}/symbol={symbol}/…), with _SUCCESS once the hour is complete.",
+        **hourly,
     )
     def raw(
-        context: AssetExecutionContext, binance: BinanceResource, binance_archive: BinanceArchive, lake: Lake
-    ) -> Mapping[str, RawHour]:
-        return materialize_raw(context, dataset, symbol, binance, binance_archive, lake)
+        context: AssetExecutionContext,
+        config: RawConfig,
+        binance: BinanceResource,
+        binance_archive: BinanceArchive,
+        lake: Lake,
+    ) -> MaterializeResult:
+        return materialize_raw(context, dataset, place, config, binance, binance_archive, lake)
 
-    @asset(
-        key=AssetKey([symbol, dataset.name]),
-        ins={"raw_hours": AssetIn(raw_key)},
-        io_manager_key="parquet_io_manager",
-        kinds={"polars", "parquet"},
-        metadata={"dagster/column_schema": table_schema(dataset.columns)},
-        freshness_policy=FRESHNESS,
-        description=f"The {dataset.name} table of {symbol} (cooked/{dataset.name}/symbol={symbol}/…): "
-        f"the contract's columns, exact decimals, UTC millisecond timestamps.",
-        **common,
+    @multi_asset(
+        specs=[AssetSpec(
+            table,
+            deps=[raw_key],
+            kinds={"polars", "parquet"},
+            metadata={"dagster/column_schema": table_schema(list(dataset.columns)), **place_metadata("cooked", place)},
+            freshness_policy=FRESHNESS,
+            description=f"The {dataset.name} table of {symbol} (cooked/{dataset.name}/symbol={symbol}/…): the "
+            f"contract's columns, exact decimals, UTC millisecond timestamps; each hour judged by its checks.",
+        )],
+        name=f"{symbol}__{dataset.name}",
+        ins={"raw_hours": AssetIn(raw_key, input_manager_key=IO_MANAGER)},
+        check_specs=checks.specs(dataset, table, hours),
+        can_subset=True,  # check results are recorded per hour as evaluations, not as outputs
+        **hourly,
     )
-    def cooked(
-        context: AssetExecutionContext, raw_hours: Hours, binance: BinanceResource, lake: Lake
-    ) -> Mapping[str, pl.DataFrame]:
-        return materialize_cooked(context, dataset, symbol, raw_hours, binance, lake)
+    def cooked(context: AssetExecutionContext, raw_hours: Hours, lake: Lake) -> Iterator:
+        yield from materialize_cooked(context, dataset, place, table, raw_hours, lake)
 
-    checks = table_checks(dataset, cooked.key, hours)
-    return DatasetAssets(raw, cooked, checks, daily_asset(dataset, symbol, cooked.key, days))
+    return DatasetAssets(dataset, symbol, raw, cooked, daily_asset(dataset, place, table, days, IO_MANAGER))
 
 
-def pair_assets(symbol: str, start_date: str) -> PairAssets:
-    """Every asset and check of ``symbol``, partitioned from ``start_date`` (BINANCE_START_DATE)."""
+def pair_assets(symbol: str, start_date: str) -> list[DatasetAssets]:
+    """Every dataset's assets of ``symbol``, partitioned from ``start_date`` (BINANCE_START_DATE)."""
     hours, days = hourly_partitions(start_date), daily_partitions(start_date)
-    return PairAssets(
-        symbol, dataset_assets(CANDLES, symbol, hours, days), dataset_assets(ORDERS, symbol, hours, days)
-    )
+    return [dataset_assets(dataset, symbol, hours, days) for dataset in DATASETS]

@@ -1,113 +1,152 @@
-"""Raw assets: an hour range fetched from Binance, split by hour, checked, and handed to the raw
-zone exactly as Binance sent it."""
+"""Raw assets: a pair's hours of one dataset fetched from Binance, validated page by page, split
+by hour and stored in the raw zone as they complete, exactly as Binance sent them.
+
+An hour is complete, and gets ``_SUCCESS``, only when Binance has shown that it is over and that
+the answer holds all of it: a later row came back (Binance only returns closed candles, and pages
+are contiguous), or the hour had ended by Binance's clock when it was asked for and, if it came
+back empty, a second request came back empty too. Every other hour is stored open (no marker) and
+healed later (``automation``). A complete hour already in the lake is not fetched again unless
+the run asks for ``refetch``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetExecutionContext, get_dagster_logger
+from dagster import AssetExecutionContext, Config, MaterializeResult, get_dagster_logger
 
-from binance_assets.assets.hourly import kept_on_failure, run_hours, run_summary
-from binance_assets.lake.paths import Location
-from binance_assets.lake.resource import Lake
-from binance_assets.lake.zones import RawHour
-from binance_assets.partitions import HOUR_MS, epoch_ms, hour_closed, partition_hour
+from binance_assets.assets.figures import hour_metadata, run_hours
 from binance_assets.binance.archive import BinanceArchive
-from binance_assets.binance.client import BinanceResource, Page
-from binance_assets.tables.schema import Dataset, MalformedData, shape_problem
-
-Fetch = Callable[[BinanceResource, BinanceArchive, str, int, int], Iterable[Page]]
-
-
-def fetch_klines(
-    binance: BinanceResource, archive: BinanceArchive, symbol: str, start_ms: int, end_ms: int
-) -> Iterable[Page]:
-    """Old hours from the bulk archive, recent ones (and any unusable file) by REST."""
-    return archive.klines(binance, symbol, start_ms, end_ms)
+from binance_assets.binance.client import BinanceResource
+from binance_assets.datasets.contract import Dataset, Last, MalformedData, Page, accept_page, hour_span
+from binance_assets.lake.resource import Lake
+from binance_assets.lake.zones import Place, RawHour, storing
+from binance_assets.partitions import HOUR_MS
 
 
-def fetch_orders(
-    binance: BinanceResource, archive: BinanceArchive, symbol: str, start_ms: int, end_ms: int
-) -> Iterable[Page]:
-    binance.require_credentials()
-    get_dagster_logger().info(f"reading {symbol} orders with API key {binance.masked_api_key()}")
-    return binance.all_orders(symbol, start_ms, end_ms)
+class RawConfig(Config):
+    """What a run of a raw asset may be told."""
+
+    refetch: bool = False  # fetch hours again even when the lake holds them complete
 
 
-FETCH: dict[str, Fetch] = {"candles": fetch_klines, "orders": fetch_orders}
+@dataclass(frozen=True)
+class FetchedHour:
+    key: str
+    rows: list[Any]
+    complete: bool
+    duplicates_dropped: int
 
 
 class QuarantinedResponse(Exception):
-    """A malformed Binance response failed its hour and was kept in the quarantine area."""
+    """A malformed Binance answer failed its hour and was kept in the quarantine zone."""
 
 
-def split_by_hour(
-    pages: Iterable[Page], keys: list[str], time_of: Callable[[Any], int | None]
-) -> Iterator[tuple[str, list[Any], list[dict[str, Any]]]]:
-    """(partition key, rows, requests) for every hour of ``keys`` in order, each as soon as the
-    pages have moved past it. Hours without rows come out empty.
+class RefusedPage(Exception):
+    """A page Binance would never send: none of its hours is stored complete."""
 
-    A row whose time does not belong to the hour being filled (out of order or out of the range)
-    stays in that hour, so the shape check names it instead of it silently moving.
-    """
-    starts = [epoch_ms(partition_hour(key)) for key in keys]
-    index, rows, requests = 0, [], []
+    def __init__(self, error: MalformedData, page: Page) -> None:
+        super().__init__(str(error))
+        self.error, self.page = error, page
+
+
+def split_pages(
+    dataset: Dataset, symbol: str, keys: list[str], pages: Iterable[Page], again: Callable[[int, int], Iterable[Page]]
+) -> Iterator[FetchedHour]:
+    """The hours of ``keys`` (consecutive) from the pages that answer them, in order, each as soon
+    as the pages have moved past it. ``again(start, end)`` asks Binance a second time for the
+    trailing hours that came back empty although they had ended."""
+    start, end = hour_span(keys)
+    hours: list[list[Any]] = [[] for _ in keys]
+    dropped = [0] * len(keys)
+    last: Last | None = None
+    done = 0  # hours handed out so far
+    asked_at = start
+
+    def accept(page: Page) -> None:
+        nonlocal last, asked_at
+        try:
+            rows, repeats, last = accept_page(dataset, page, symbol, start, end, last)
+        except MalformedData as error:
+            raise RefusedPage(error, page) from error
+        for row in rows:
+            hours[(dataset.fields_of(row, symbol)[dataset.time_field] - start) // HOUR_MS].append(row)
+        for time in repeats:
+            dropped[(time - start) // HOUR_MS] += 1
+        asked_at = max(asked_at, page.asked_at_ms)
+
+    def ended_before(index: int) -> bool:  # a later row, or Binance's clock, says the hour is over
+        return last is not None and last.time >= start + (index + 1) * HOUR_MS
+
     for page in pages:
-        requests.append(page.request)
-        for row in page.rows:
-            when = time_of(row)
-            while index + 1 < len(keys) and when is not None and when >= starts[index + 1]:
-                yield keys[index], rows, requests
-                index, rows, requests = index + 1, [], [page.request]
-            rows.append(row)
-    for key in keys[index:]:
-        yield key, rows, requests
-        rows, requests = [], []
+        accept(page)
+        while done < len(keys) and ended_before(done):
+            yield FetchedHour(keys[done], hours[done], True, dropped[done])
+            done += 1
+    tail = next((i for i in range(done, len(keys)) if not hours[i] and not ended_before(i)), len(keys))
+    closed = lambda i: start + (i + 1) * HOUR_MS <= asked_at  # noqa: E731 - by Binance's clock when asked
+    if tail < len(keys) and closed(tail):  # empty although over: ask once more before believing it
+        for page in again(start + tail * HOUR_MS, end):
+            accept(page)
+    for index in range(done, len(keys)):
+        complete = ended_before(index) or closed(index)
+        yield FetchedHour(keys[index], hours[index], complete, dropped[index])
 
 
-def refuse_malformed(
-    dataset: Dataset, symbol: str, key: str, rows: list[Any], requests: list[dict[str, Any]], lake: Lake
-) -> None:
-    """Quarantine an hour with a row Binance would never send, and fail naming it."""
-    start = epoch_ms(partition_hour(key))
-    for position, row in enumerate(rows):
-        if problem := shape_problem(dataset, row, symbol, start):
-            field, value, why = problem
-            error = MalformedData(dataset.name, key, position, field, value, why)
-            record = {"partition": key, "error": str(error), "requests": requests, "rows": rows}
-            kept_at = lake.raw_zone().quarantine(Location("raw", dataset.name, symbol), key, record)
-            raise QuarantinedResponse(f"{error}; the response is kept at {kept_at}") from error
+def spans(keys: list[str], skip: set[str]) -> Iterator[list[str]]:
+    """The runs of consecutive ``keys`` not in ``skip``."""
+    span: list[str] = []
+    for key in keys:
+        if key in skip:
+            if span:
+                yield span
+            span = []
+        else:
+            span.append(key)
+    if span:
+        yield span
 
 
 def materialize_raw(
     context: AssetExecutionContext,
     dataset: Dataset,
-    symbol: str,
+    place: Place,
+    config: RawConfig,
     binance: BinanceResource,
     archive: BinanceArchive,
     lake: Lake,
-) -> dict[str, RawHour]:
-    """The run's hours of ``dataset`` for ``symbol``: fetched across hour boundaries in 1000-row
-    pages, split by hour, each checked before it is kept; closed hours (by Binance's clock) are
-    complete and get ``_SUCCESS`` from the raw zone."""
+) -> MaterializeResult:
+    """The run's hours of ``dataset`` for ``place.symbol``, stored as they complete."""
     keys = run_hours(context)
-    start = epoch_ms(partition_hour(keys[0]))
-    pages = FETCH[dataset.name](binance, archive, symbol, start, start + len(keys) * HOUR_MS)
-    binance.require_trading(symbol)
-    hours: dict[str, RawHour] = {}
-    zone, where = lake.raw_zone(), Location("raw", dataset.name, symbol)
-    with kept_on_failure(hours, lambda key, hour: zone.write(where, key, hour)):
-        for key, rows, requests in split_by_hour(pages, keys, dataset.time_of):
-            refuse_malformed(dataset, symbol, key, rows, requests, lake)
-            hours[key] = RawHour.of(rows, hour_closed(partition_hour(key), binance.server_time_ms()))
-            figures = {"dagster/row_count": len(rows), "path": zone.url(where, key)}
-            context.add_asset_metadata(figures, partition_key=key)
-    totals = {
-        "hours": len(keys),
-        "complete_hours": sum(hour.complete for hour in hours.values()),
-        **binance.stats.as_metadata(),
-        **(archive.stats.as_metadata() if dataset.name == "candles" else {}),
+    zone = lake.raw_zone()
+    skip = set() if config.refetch else zone.complete_hours(place, keys)
+    if dataset.needs_credentials:
+        binance.require_credentials()
+        get_dagster_logger().info(f"reading {place.symbol} {dataset.name} with API key {binance.masked_api_key()}")
+    if len(skip) < len(keys):
+        binance.require_trading(place.symbol)
+    incomplete: list[str] = []
+    rows = duplicates = 0
+    with storing(lambda key, hour: zone.store(place, key, hour)) as put:
+        for span in spans(keys, skip):
+            start, end = hour_span(span)
+            fetch = lambda s, e, rest=False: dataset.fetch(binance, archive, place.symbol, s, e, rest)  # noqa: E731
+            try:
+                for hour in split_pages(dataset, place.symbol, span, fetch(start, end), lambda s, e: fetch(s, e, True)):
+                    put(hour.key, RawHour.of(hour.rows, hour.complete))
+                    rows, duplicates = rows + len(hour.rows), duplicates + hour.duplicates_dropped
+                    if not hour.complete:
+                        incomplete.append(hour.key)
+            except RefusedPage as refused:
+                record = {"error": str(refused), "request": refused.page.request, "rows": refused.page.rows}
+                kept = zone.quarantine(place, refused.error.partition, record)
+                raise QuarantinedResponse(f"{refused}; the answer is kept at {kept}") from refused.error
+    figures = {
+        "hours": len(keys), "fetched_hours": len(keys) - len(skip), "skipped_complete_hours": len(skip),
+        "open_hours": len(incomplete), "dagster/row_count": rows, "duplicates_dropped": duplicates,
+        **binance.stats.as_metadata(), **(archive.stats.as_metadata() if archive.stats.files else {}),
     }
-    context.add_asset_metadata({"run": run_summary(totals)}, partition_key=keys[-1])
-    return hours
+    exceptions = {key: {"complete": False} for key in incomplete}
+    return MaterializeResult(metadata=hour_metadata(context, keys, exceptions, figures, lambda k: zone.url(place, k)))

@@ -37,7 +37,8 @@ from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
 from binance_assets.partitions import DAY_MS, MINUTE_MS, epoch_ms
-from binance_assets.binance.client import PAGE_LIMIT, BinanceResource, Page
+from binance_assets.binance.client import PAGE_LIMIT, BinanceResource
+from binance_assets.datasets.contract import Page
 from binance_assets.settings import from_env
 
 KLINE_FIELDS = 12
@@ -137,8 +138,9 @@ class BinanceArchive(ConfigurableResource):
                 continue
             if rest_from < span_start:
                 yield from self._rest(binance, symbol, rest_from, span_start)
+            asked_at = binance.server_time_ms()
             for offset in range(0, len(rows), PAGE_LIMIT):
-                yield Page(rows[offset : offset + PAGE_LIMIT], self._request(symbol, period))
+                yield Page(rows[offset : offset + PAGE_LIMIT], self._request(symbol, period), asked_at)
             rest_from = _covered_until(rows, span_start, span_end, period)
         if rest_from < end_ms:
             yield from self._rest(binance, symbol, rest_from, end_ms)

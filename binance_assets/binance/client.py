@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # python-binance costs ≈ 0.4 s to import: only the steps th
     from binance.client import Client
     from binance.exceptions import BinanceAPIException
 
+from binance_assets.datasets.contract import Page
 from binance_assets.partitions import DAY_MS, MINUTE_MS
 from binance_assets.settings import from_env, secret
 
@@ -48,14 +49,6 @@ class BinanceBanned(BinanceError):
 
 class BinanceCredentialsMissing(BinanceError):
     """A signed endpoint was called without an API key and secret."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """Rows of one response, with the request that produced them (never its signature)."""
-
-    rows: list[Any]
-    request: dict[str, Any]
 
 
 @dataclass
@@ -159,10 +152,11 @@ class BinanceResource(ConfigurableResource):
             params = dict(
                 symbol=symbol, interval="1m", startTime=cursor, endTime=end_ms - 1, limit=PAGE_LIMIT
             )
+            asked_at = self.server_time_ms()
             page = self._call("klines", self.client.get_klines, **params)
             now = self.server_time_ms()
             closed = [row for row in page if _is_closed(row, now)]
-            yield Page(closed, {"endpoint": "/api/v3/klines", **params})
+            yield Page(closed, {"endpoint": "/api/v3/klines", **params}, asked_at)
             if len(page) < PAGE_LIMIT or len(closed) < len(page):
                 return
             cursor = page[-1][0] + MINUTE_MS
@@ -182,9 +176,10 @@ class BinanceResource(ConfigurableResource):
                 symbol=symbol, startTime=window_start, endTime=window_end - 1, limit=PAGE_LIMIT
             )
             while True:
+                asked_at = self.server_time_ms()
                 page = self._signed("allOrders", self.client.get_all_orders, **params)
                 inside = [order for order in page if _time_of(order) < window_end]
-                yield Page(inside, {"endpoint": "/api/v3/allOrders", **params})
+                yield Page(inside, {"endpoint": "/api/v3/allOrders", **params}, asked_at)
                 if len(page) < PAGE_LIMIT or len(inside) < len(page):
                     break
                 params = dict(symbol=symbol, orderId=page[-1]["orderId"] + 1, limit=PAGE_LIMIT)

@@ -21,15 +21,10 @@ from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
-from binance_assets.tables.schema import Column
+from binance_assets.datasets.contract import Column
 from binance_assets.iceberg.maintenance import expire_snapshots
-from binance_assets.iceberg.tables import (
-    WarehouseTable,
-    day_bounds,
-    open_table,
-    pair_day_filter,
-    warehouse_table,
-)
+from binance_assets.iceberg.tables import TableSpec, identifier, open_table, pair_day_filter
+from binance_assets.partitions import day_bounds
 
 ATTEMPTS = 5
 BACKOFF_S = 0.1  # the k-th retry waits up to BACKOFF_S * 2**k, jittered so writers spread out
@@ -68,7 +63,7 @@ class DayWriteConflict(RuntimeError):
     """Other writers kept committing to the table; the day was not written."""
 
 
-def day_rows(table: WarehouseTable, symbol: str, day: date, frame: pl.DataFrame) -> pa.Table:
+def day_rows(table: TableSpec, symbol: str, day: date, frame: pl.DataFrame) -> pa.Table:
     """The pair-day's rows as Arrow for the table: the contract columns in order (extra columns
     dropped), sorted by time, timestamps in Iceberg's microseconds. Refuses a frame of other types,
     and any row of another pair or day, which the overwrite would not replace next time."""
@@ -118,33 +113,34 @@ def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, at
 
 
 def write_day(
-    catalog: Catalog, dataset: str, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
+    catalog: Catalog, spec: TableSpec, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
 ) -> DayWrite:
-    """Replace ``symbol``'s ``day`` in ``binance.{dataset}`` (created if missing) with ``frame``,
+    """Replace ``symbol``'s ``day`` in ``binance.{spec.name}`` (created if missing) with ``frame``,
     the union of the day's 24 cooked hours; see ``write_table_day``."""
-    return write_table_day(open_table(catalog, dataset), symbol, day, frame, attempts)
+    return write_table_day(open_table(catalog, spec), spec, symbol, day, frame, attempts)
 
 
-def write_table_day(table: Table, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS) -> DayWrite:
+def write_table_day(
+    table: Table, spec: TableSpec, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
+) -> DayWrite:
     """Replace ``symbol``'s ``day`` in ``table`` with ``frame`` as one data file; an empty frame
     deletes the pair-day. Then expire old snapshots (see ``maintenance``). Raises
     ``DayWriteConflict`` naming table, pair and day when ``attempts`` commits all lost to
     concurrent writers of the same rows."""
-    spec = warehouse_table(table.name()[-1])
     rows = day_rows(spec, symbol, day, frame)
     row_filter = pair_day_filter(spec, symbol, day)
     try:
         tried = replace_rows(table, rows, row_filter, attempts)
     except (CommitFailedException, ValidationException) as error:
         raise DayWriteConflict(
-            f"{spec.identifier}: writing {symbol} {day} failed after {attempts} attempts, other writers "
+            f"{identifier(spec)}: writing {symbol} {day} failed after {attempts} attempts, other writers "
             f"kept committing the same rows: {error}"
         ) from error
     snapshot = table.current_snapshot()
     expiry = expire_snapshots(table)
     files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
     return DayWrite(
-        table=spec.identifier,
+        table=identifier(spec),
         symbol=symbol,
         day=day,
         rows=rows.num_rows,

@@ -1,13 +1,11 @@
-"""The Iceberg catalog as a Dagster resource, configured from the environment when a run starts."""
-
-import os
+"""The Iceberg catalog as a Dagster resource, configured from the settings when a run starts."""
 
 from dagster import ConfigurableResource
 from pydantic import Field
 from pyiceberg.catalog import Catalog
 
-from binance_assets.settings import from_env
-from binance_assets.iceberg.catalog import S3_PROPERTIES, open_catalog
+from binance_assets.iceberg.catalog import open_catalog
+from binance_assets.settings import current, from_env
 
 
 class Warehouse(ConfigurableResource):
@@ -23,6 +21,5 @@ class Warehouse(ConfigurableResource):
     )
 
     def catalog(self) -> Catalog:
-        """The catalog, with the standard AWS variables of this process for an S3 warehouse."""
-        aws = {name: os.environ[name] for name in S3_PROPERTIES if os.environ.get(name)}
-        return open_catalog(self.catalog_uri, self.warehouse, aws)
+        """The catalog, with the settings' S3 options for an S3 warehouse."""
+        return open_catalog(self.catalog_uri, self.warehouse, current().s3.variables())

@@ -1,15 +1,17 @@
-"""The two Iceberg tables, derived from the cooked tables' contract columns, and how to read them.
+"""The Iceberg tables, derived from their contract columns, and how to read them.
 
-Each table has the cooked table's columns, in its order, with the Iceberg type of each polars
-type (decimal(38,8), long, string, timestamptz), and is partitioned by the pair (identity) and the
-UTC day of its time column, so a pair's day is one partition holding one data file.
+Each table has its dataset's columns, in order, with the Iceberg type of each polars type
+(decimal(38,8), long, string, timestamptz), and is partitioned by the pair (identity) and the UTC
+day of its time column, so a pair's day is one partition holding one data file. A table is
+described by a ``TableSpec``: every dataset is one (``binance.candles``, ``binance.orders``), and
+so is the gap ledger (``binance.gaps``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
+from typing import Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -22,8 +24,8 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform, IdentityTransform
 from pyiceberg.types import DecimalType, IcebergType, LongType, NestedField, StringType, TimestamptzType
 
-from binance_assets.tables import candles, orders
-from binance_assets.tables.schema import Column
+from binance_assets.datasets.contract import Column
+from binance_assets.partitions import day_bounds
 
 NAMESPACE = "binance"
 FIRST_PARTITION_FIELD_ID = 1000  # Iceberg numbers partition fields from 1000
@@ -43,32 +45,18 @@ PROPERTIES = {
 }
 
 
-@dataclass(frozen=True)
-class WarehouseTable:
-    """One Iceberg table: its name, the contract columns, and the pair and time columns it is
-    partitioned by."""
+class TableSpec(Protocol):
+    """What a table is made of: its name in the namespace, its contract columns, and the pair
+    and time columns it is partitioned by."""
 
     name: str
     columns: Sequence[Column]
     symbol_column: str
     time_column: str
 
-    @property
-    def identifier(self) -> str:
-        return f"{NAMESPACE}.{self.name}"
 
-
-TABLES = {
-    "candles": WarehouseTable("candles", candles.COLUMNS, "trading_pair", "candle_open_time"),
-    "orders": WarehouseTable("orders", orders.COLUMNS, "symbol", "order_time"),
-}
-
-
-def warehouse_table(dataset: str) -> WarehouseTable:
-    try:
-        return TABLES[dataset]
-    except KeyError:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(TABLES)}") from None
+def identifier(spec: TableSpec) -> str:
+    return f"{NAMESPACE}.{spec.name}"
 
 
 def iceberg_type(dtype: pl.DataType) -> IcebergType:
@@ -97,7 +85,7 @@ def iceberg_schema(columns: Sequence[Column]) -> Schema:
     )
 
 
-def partition_spec(table: WarehouseTable, schema: Schema) -> PartitionSpec:
+def partition_spec(table: TableSpec, schema: Schema) -> PartitionSpec:
     """Identity on the pair, then the UTC day of the time column."""
     symbol = schema.find_field(table.symbol_column)
     moment = schema.find_field(table.time_column)
@@ -107,19 +95,18 @@ def partition_spec(table: WarehouseTable, schema: Schema) -> PartitionSpec:
     )
 
 
-def open_table(catalog: Catalog, dataset: str) -> Table:
-    """``binance.{dataset}``, created (with its namespace) if missing; safe when several processes
+def open_table(catalog: Catalog, table: TableSpec) -> Table:
+    """``binance.{name}``, created (with its namespace) if missing; safe when several processes
     create it at once. Loaded first: pyiceberg's ``create_table_if_not_exists`` writes a metadata
     file before it finds the table exists, which would leave one orphan file per call."""
-    table = warehouse_table(dataset)
     try:
-        return catalog.load_table(table.identifier)
+        return catalog.load_table(identifier(table))
     except NoSuchTableError:
         pass
     _create_namespace(catalog)
     schema = iceberg_schema(table.columns)
     return catalog.create_table_if_not_exists(
-        table.identifier,
+        identifier(table),
         schema=schema,
         partition_spec=partition_spec(table, schema),
         properties=PROPERTIES,
@@ -151,13 +138,7 @@ def schema_problems(table: Table, columns: Sequence[Column]) -> list[str]:
     return problems
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC day as a half-open interval [start, end)."""
-    start = datetime.combine(day, time(), tzinfo=timezone.utc)
-    return start, start + timedelta(days=1)
-
-
-def pair_day_filter(table: WarehouseTable, symbol: str, day: date) -> BooleanExpression:
+def pair_day_filter(table: TableSpec, symbol: str, day: date) -> BooleanExpression:
     """Rows of one pair and UTC day. It matches whole partitions, so replacing it drops files
     instead of rewriting them."""
     start, end = day_bounds(day)
@@ -168,26 +149,25 @@ def pair_day_filter(table: WarehouseTable, symbol: str, day: date) -> BooleanExp
     )
 
 
-def contract_types(table: WarehouseTable) -> dict[str, pl.DataType]:
+def contract_types(table: TableSpec) -> dict[str, pl.DataType]:
     return {column.name: column.dtype for column in table.columns}
 
 
-def scan_table(catalog: Catalog, dataset: str) -> pl.LazyFrame:
-    """A polars LazyFrame over ``binance.{dataset}`` with the cooked tables' exact types
-    (timestamps back to milliseconds), so it can be compared or joined with cooked hours.
-    Filters on the pair and time prune partitions and files."""
-    table = warehouse_table(dataset)
-    return pl.scan_iceberg(open_table(catalog, dataset)).cast(contract_types(table))
+def scan_table(catalog: Catalog, table: TableSpec) -> pl.LazyFrame:
+    """A polars LazyFrame over ``binance.{name}`` with the contract's exact types (timestamps back
+    to milliseconds), so it can be compared or joined with cooked hours. Filters on the pair and
+    time prune partitions and files."""
+    return pl.scan_iceberg(open_table(catalog, table)).cast(contract_types(table))
 
 
 def arrow_table(
     catalog: Catalog,
-    dataset: str,
+    table: TableSpec,
     row_filter: str | BooleanExpression = AlwaysTrue(),
     columns: Sequence[str] = ("*",),
 ) -> pa.Table:
     """The rows of ``binance.{dataset}`` that ``row_filter`` selects, as Arrow, read by pyiceberg
     with partition and file pruning. DuckDB queries it by its Python name without the iceberg
     extension: ``duckdb.sql("SELECT max(high_price) FROM candles")`` after
-    ``candles = arrow_table(catalog, "candles")``. Timestamps are microseconds, as stored."""
-    return open_table(catalog, dataset).scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow()
+    ``candles = arrow_table(catalog, CANDLES)``. Timestamps are microseconds, as stored."""
+    return open_table(catalog, table).scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow()

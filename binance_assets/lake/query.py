@@ -2,16 +2,18 @@
 
 The cooked zone is plain hive-partitioned Parquet (``symbol=/year=/month=/day=/hour=``), so any
 engine reads it; these two functions only spare users the storage options for local vs S3 lakes.
-S3 settings come from the standard AWS variables (``AWS_ENDPOINT_URL`` for S3-compatible stores).
+S3 settings come from the standard AWS variables, as ``settings`` reads them.
 """
 
-import os
 from urllib.parse import urlparse
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+
+from binance_assets.lake.zones import table_folder
+from binance_assets.settings import current
 
 # Partition columns read from the folder names, as 64-bit integers whatever the engine: polars and
 # pyarrow are given Int64, DuckDB BIGINT (``DUCKDB_HIVE_TYPES``). The pair is a column of each
@@ -25,11 +27,7 @@ DUCKDB_HIVE_TYPES = "{" + ", ".join(f"'{name}': BIGINT" for name in PARTITION_CO
 
 def table_url(lake_url: str, dataset: str) -> str:
     """Where a cooked table lives: ``{LAKE_URL}/cooked/{dataset}``."""
-    return f"{lake_url.rstrip('/')}/cooked/{dataset}"
-
-
-def _aws(name: str) -> str | None:
-    return os.environ.get(name)
+    return f"{lake_url.rstrip('/')}/{table_folder('cooked', dataset)}"
 
 
 def scan(lake_url: str, dataset: str) -> pl.LazyFrame:
@@ -37,14 +35,15 @@ def scan(lake_url: str, dataset: str) -> pl.LazyFrame:
     location = table_url(lake_url, dataset)
     options = None
     if location.startswith("s3://"):
-        endpoint = _aws("AWS_ENDPOINT_URL")
+        s3 = current().s3
+        endpoint = s3.endpoint_url
         options = {
             key: value
             for key, value in {
                 "aws_endpoint_url": endpoint,
-                "aws_region": _aws("AWS_REGION") or _aws("AWS_DEFAULT_REGION"),
-                "aws_access_key_id": _aws("AWS_ACCESS_KEY_ID"),
-                "aws_secret_access_key": _aws("AWS_SECRET_ACCESS_KEY"),
+                "aws_region": s3.region,
+                "aws_access_key_id": s3.access_key_id,
+                "aws_secret_access_key": s3.secret_access_key,
                 "aws_allow_http": "true" if endpoint and endpoint.startswith("http://") else None,
             }.items()
             if value
@@ -64,13 +63,14 @@ def arrow_dataset(lake_url: str, dataset: str) -> ds.Dataset:
     parsed = urlparse(location)
     if parsed.scheme != "s3":
         return ds.dataset(location, format="parquet", partitioning=HIVE_PARTITIONING)
-    endpoint = urlparse(_aws("AWS_ENDPOINT_URL") or "")
+    s3 = current().s3
+    endpoint = urlparse(s3.endpoint_url or "")
     filesystem = pafs.S3FileSystem(
         endpoint_override=endpoint.netloc or None,
         scheme=endpoint.scheme or "https",
-        region=_aws("AWS_REGION") or _aws("AWS_DEFAULT_REGION") or "us-east-1",
-        access_key=_aws("AWS_ACCESS_KEY_ID"),
-        secret_key=_aws("AWS_SECRET_ACCESS_KEY"),
+        region=s3.region or "us-east-1",
+        access_key=s3.access_key_id,
+        secret_key=s3.secret_access_key,
     )
     return ds.dataset(
         parsed.netloc + parsed.path,

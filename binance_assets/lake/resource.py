@@ -1,15 +1,12 @@
-"""The lake as a Dagster resource: its root (``LAKE_URL``) and, for S3, dagster-aws's client.
-
-The IO managers store and load assets through it; the raw assets use it for what is not an
-asset's output (the quarantine, and the hours finished before a run failed).
-"""
+"""The lake as a Dagster resource: its root (``LAKE_URL``) and, for S3, dagster-aws's client."""
 
 
 from typing import Any
 
-from dagster import ConfigurableResource, ResourceDependency
+from dagster import ConfigurableResource, InitResourceContext, ResourceDependency
 from pydantic import Field
 
+from binance_assets import run_process
 from binance_assets.lake.storage import LakeError, LakeStorage, open_lake
 from binance_assets.lake.zones import CookedZone, RawZone
 from binance_assets.settings import from_env, lake_root
@@ -18,7 +15,8 @@ _S3_CLIENTS: dict[str, Any] = {}
 
 
 class Lake(ConfigurableResource):
-    """The data lake: a local folder or ``s3://bucket/prefix``."""
+    """The data lake: a local folder or ``s3://bucket/prefix``. Every step of the code location
+    uses it, so it is also where a step process learns to exit with its run (``run_process``)."""
 
     url: str = Field(
         default_factory=from_env("lake_url"),
@@ -27,6 +25,9 @@ class Lake(ConfigurableResource):
     # dagster-aws's ``S3Resource`` for S3 lakes. Typed loosely and optional so that a local lake
     # never imports dagster-aws (≈ 0.7 s in every step process).
     s3: ResourceDependency[ConfigurableResource | None] = None
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        run_process.exit_with_run(context)
 
     def storage(self) -> LakeStorage:
         root = lake_root(self.url)

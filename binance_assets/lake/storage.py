@@ -37,6 +37,8 @@ class LakeStorage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def list(self, prefix: str) -> list[str]: ...
+
     def url(self, key: str) -> str: ...
 
 
@@ -77,6 +79,13 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys of every file under the folder ``prefix``."""
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        return [str(path.relative_to(self.root)) for path in folder.rglob("*") if path.is_file()]
 
     def url(self, key: str) -> str:
         return str(self._path(key))
@@ -128,6 +137,20 @@ class S3Storage:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as error:
             raise self._fail("delete", key, error) from error
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys of every object under ``prefix`` (a folder), relative to the lake root."""
+        start = len(self._key(""))
+        keys: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix.rstrip("/") + "/")
+            )
+            for page in pages:
+                keys += [item["Key"][start:] for item in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail("listing", prefix, error) from error
+        return keys
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"

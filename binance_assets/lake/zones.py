@@ -1,5 +1,12 @@
-"""What the lake stores for an hour, zone by zone: the raw JSON with its ``_SUCCESS`` marker,
-the cooked Parquet file, and the quarantine of responses that were refused."""
+"""The lake's zones: the only code that knows lake paths and writes the lake's files.
+
+``{zone}/{dataset}/symbol={SYMBOL}/year=YYYY/month=MM/day=DD/hour=HH/`` holds one hour: in the raw
+zone the JSON array Binance returned (``klines.json``, ``orders.json``) and ``_SUCCESS`` once the
+hour is complete; in the cooked zone ``data.parquet``, whose key-value metadata carries the hour's
+verdict (complete, and which checks it passed); in the quarantine zone the answers that were
+refused. Hours are stored ``IN_FLIGHT`` at a time as they come, each hour's files in order (data,
+then ``_SUCCESS``), so a kill leaves every hour whole or absent and keeps what was stored.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,8 @@ import io
 import json
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import islice
@@ -15,23 +23,36 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from binance_assets.lake.paths import SUCCESS_MARKER, Location
 from binance_assets.lake.storage import LakeError, LakeStorage
+from binance_assets.partitions import partition_hour
 
 T = TypeVar("T")
 
-RAW_FILES = {"candles": "klines.json", "orders": "orders.json"}
+SUCCESS_MARKER = "_SUCCESS"
 COOKED_FILE = "data.parquet"
+VERDICT_KEY = "binance_assets.verdict"  # the cooked hour's verdict, JSON, in the Parquet footer
 
 # Hours of a range stored or read at once. An hour is a few small files whose cost is the
 # storage's latency (an fsync locally, a request on S3), not CPU, so they overlap well.
 IN_FLIGHT = 8
 
 
+def table_folder(zone: str, dataset: str) -> str:
+    """Relative folder of a zone's table, every pair and hour below it: ``cooked/candles``."""
+    return f"{zone}/{dataset}"
+
+
+def hour_folder(zone: str, dataset: str, symbol: str, key: str) -> str:
+    """Relative folder of one hourly partition, e.g.
+    ``raw/candles/symbol=BTCUSDT/year=2025/month=01/day=01/hour=00``."""
+    hour = partition_hour(key)
+    return f"{table_folder(zone, dataset)}/symbol={symbol}/year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}"
+
+
 @dataclass(frozen=True)
 class RawHour:
     """One hour of the raw zone: the JSON array Binance returned, byte for byte as stored, and
-    whether the hour had closed (by Binance's clock) when it was fetched."""
+    whether the hour is complete (closed by Binance's clock, every row there)."""
 
     data: bytes
     complete: bool
@@ -44,9 +65,17 @@ class RawHour:
         return json.loads(self.data)
 
 
+@dataclass(frozen=True)
+class CookedHour:
+    """One hour of a cooked table with its verdict (``complete`` and each check's outcome)."""
+
+    frame: pl.DataFrame
+    verdict: Mapping[str, Any]
+
+
 class Hours(Mapping[str, T]):
-    """An upstream asset's hours, each read from the lake when asked for (``read_ahead`` asks for
-    several at once)."""
+    """An asset's hours, each read from the lake when asked for (``read_ahead`` asks for several
+    at once), so a range's memory is a window, not the range."""
 
     def __init__(self, keys: list[str], read: Callable[[str], T]) -> None:
         self._keys = keys
@@ -65,17 +94,8 @@ class Hours(Mapping[str, T]):
         return len(self._keys)
 
 
-def store_hours(write: Callable[[str, T], Any], hours: Mapping[str, T]) -> None:
-    """Store every hour, ``IN_FLIGHT`` at a time; each hour's own files keep their order (data,
-    then ``_SUCCESS``). The first failure is raised once every write has ended."""
-    with ThreadPoolExecutor(IN_FLIGHT) as pool:
-        for written in [pool.submit(write, key, value) for key, value in hours.items()]:
-            written.result()
-
-
 def read_ahead(hours: Mapping[str, T]) -> Iterator[tuple[str, T]]:
-    """Every hour in order, read ``IN_FLIGHT`` hours ahead of the one handed out (memory stays
-    bounded by that window, not by the range)."""
+    """Every hour in order, read ``IN_FLIGHT`` hours ahead of the one handed out."""
     keys = iter(hours)
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
         ahead = deque((key, pool.submit(hours.__getitem__, key)) for key in islice(keys, IN_FLIGHT))
@@ -86,61 +106,114 @@ def read_ahead(hours: Mapping[str, T]) -> Iterator[tuple[str, T]]:
             yield key, value.result()
 
 
+@contextmanager
+def storing(store: Callable[[str, T], Any]) -> Iterator[Callable[[str, T], None]]:
+    """A ``put(key, value)`` that stores hours ``IN_FLIGHT`` at a time while the caller goes on
+    producing them. Every write handed over ends before this returns, also when the caller
+    fails; the first failed write is raised then."""
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+
+        def put(key: str, value: T) -> None:
+            pending.append(pool.submit(store, key, value))
+            while len(pending) > 2 * IN_FLIGHT:  # the producer never runs far ahead of the writes
+                pending.popleft().result()
+
+        try:
+            yield put
+        finally:
+            errors = [future.exception() for future in pending]
+            failed = next((error for error in errors if error is not None), None)
+        if failed is not None:
+            raise failed
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one pair's dataset lives: its folder name, the pair, and the raw zone's file name."""
+
+    dataset: str
+    symbol: str
+    raw_file: str
+
+    def folder(self, zone: str, key: str) -> str:
+        return hour_folder(zone, self.dataset, self.symbol, key)
+
+    def file(self, zone: str, key: str, name: str) -> str:
+        return f"{self.folder(zone, key)}/{name}"
+
+
 class RawZone:
-    """The raw zone. A closed hour is written data first, then ``_SUCCESS`` (each durable before
-    the next), so a complete hour never turns incomplete for a reader or a concurrent run; an
-    open hour's snapshot first removes the marker, so ``_SUCCESS`` never goes with a partial file."""
+    """The raw zone. A complete hour is written data first, then ``_SUCCESS`` (each durable
+    before the next); an open hour's snapshot first removes the marker, so ``_SUCCESS`` never
+    goes with a partial file."""
 
     def __init__(self, storage: LakeStorage) -> None:
         self.storage = storage
 
-    def url(self, where: Location, key: str) -> str:
-        """Where an hour's data file is, for its materialization's ``path``."""
-        return self.storage.url(where.file(key, RAW_FILES[where.dataset]))
+    def url(self, place: Place, key: str) -> str:
+        return self.storage.url(place.file("raw", key, place.raw_file))
 
-    def write(self, where: Location, key: str, hour: RawHour) -> str:
-        data_key = where.file(key, RAW_FILES[where.dataset])
+    def store(self, place: Place, key: str, hour: RawHour) -> None:
+        marker = place.file("raw", key, SUCCESS_MARKER)
         if not hour.complete:
-            self.storage.delete(where.file(key, SUCCESS_MARKER))
-        self.storage.write(data_key, hour.data)
+            self.storage.delete(marker)
+        self.storage.write(place.file("raw", key, place.raw_file), hour.data)
         if hour.complete:
-            self.storage.write(where.file(key, SUCCESS_MARKER), b"")
-        return self.storage.url(data_key)
+            self.storage.write(marker, b"")
 
-    def read(self, where: Location, key: str) -> RawHour:
-        data_key = where.file(key, RAW_FILES[where.dataset])
+    def read(self, place: Place, key: str) -> RawHour:
+        data_key = place.file("raw", key, place.raw_file)
         if not self.storage.exists(data_key):
             raise LakeError(
-                f"raw partition {key} of {where.symbol} is missing ({self.storage.url(data_key)}): "
-                f"materialize the raw asset for it first"
+                f"raw partition {key} of {place.symbol} {place.dataset} is missing "
+                f"({self.storage.url(data_key)}): materialize the raw asset for it first"
             )
-        complete = self.storage.exists(where.file(key, SUCCESS_MARKER))
+        complete = self.storage.exists(place.file("raw", key, SUCCESS_MARKER))
         return RawHour(self.storage.read(data_key), complete)
 
-    def quarantine(self, where: Location, key: str, record: Mapping[str, Any]) -> str:
-        """Keep a refused response, with the requests behind it, for inspection; the hour's lake
+    def complete_hours(self, place: Place, keys: list[str]) -> set[str]:
+        """The hours of ``keys`` whose ``_SUCCESS`` is stored, one listing per month."""
+        months = dict.fromkeys(place.folder("raw", key).rsplit("/", 2)[0] for key in keys)
+        marked = {
+            path.rsplit("/", 1)[0]
+            for month in months
+            for path in self.storage.list(month)
+            if path.endswith("/" + SUCCESS_MARKER)
+        }
+        return {key for key in keys if place.folder("raw", key) in marked}
+
+    def quarantine(self, place: Place, key: str, record: Mapping[str, Any]) -> str:
+        """Keep a refused answer, with the request behind it, for inspection; the hour's lake
         files stay as they were."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        quarantine_key = f"{where.quarantine_folder(key)}/{stamp}.json"
+        quarantine_key = place.file("quarantine", key, f"{stamp}.json")
         self.storage.write(quarantine_key, json.dumps(record, indent=1).encode())
         return self.storage.url(quarantine_key)
 
 
 class CookedZone:
-    """The cooked zone: one Parquet file per hour, with the table's exact column types."""
+    """The cooked zone: one Parquet file per hour, the table's exact column types, the hour's
+    verdict in the file's key-value metadata."""
 
     def __init__(self, storage: LakeStorage) -> None:
         self.storage = storage
 
-    def url(self, where: Location, key: str) -> str:
-        return self.storage.url(where.file(key, COOKED_FILE))
+    def url(self, place: Place, key: str) -> str:
+        return self.storage.url(place.file("cooked", key, COOKED_FILE))
 
-    def write(self, where: Location, key: str, frame: pl.DataFrame) -> str:
+    def store(self, place: Place, key: str, hour: CookedHour) -> None:
         buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=True)
-        data_key = where.file(key, COOKED_FILE)
-        self.storage.write(data_key, buffer.getvalue())
-        return self.storage.url(data_key)
+        hour.frame.write_parquet(
+            buffer, compression="zstd", statistics=True, metadata={VERDICT_KEY: json.dumps(hour.verdict)}
+        )
+        self.storage.write(place.file("cooked", key, COOKED_FILE), buffer.getvalue())
 
-    def read(self, where: Location, key: str) -> pl.DataFrame:
-        return pl.read_parquet(io.BytesIO(self.storage.read(where.file(key, COOKED_FILE))))
+    def read(self, place: Place, key: str) -> CookedHour:
+        data = io.BytesIO(self.storage.read(place.file("cooked", key, COOKED_FILE)))
+        verdict = json.loads(pl.read_parquet_metadata(data).get(VERDICT_KEY, "{}"))
+        data.seek(0)
+        return CookedHour(pl.read_parquet(data), verdict)
+
+    def exists(self, place: Place, key: str) -> bool:
+        return self.storage.exists(place.file("cooked", key, COOKED_FILE))

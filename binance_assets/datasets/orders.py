@@ -1,0 +1,73 @@
+"""The account's orders (allOrders): the cooked table's columns, how raw order objects are read,
+the rules a cooked hour must keep, where rows come from, and the day's picture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+
+from binance_assets import charts
+from binance_assets.datasets.contract import DECIMAL, TIMESTAMP, Column, Dataset, Page, Rule
+
+COLUMNS = [
+    Column("symbol", pl.String, "Symbol", "symbol"),
+    Column("order_id", pl.Int64, "OrderID", "orderId"),
+    Column("price", DECIMAL, "Price", "price"),
+    Column("orig_qty", DECIMAL, "OrigQty", "origQty"),
+    Column("executed_qty", DECIMAL, "ExecutedQty", "executedQty"),
+    Column("status", pl.String, "status", "status"),
+    Column("type", pl.String, "type", "type"),
+    Column("side", pl.String, "side", "side"),
+    Column("order_time", TIMESTAMP, "order time", "time"),
+    Column("update_time", TIMESTAMP, "last update time", "updateTime"),
+]
+
+# Binance's enums (spot API "ENUM definitions"). An order in a final status never changes again.
+FINAL_STATUSES = ("FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH")
+STATUSES = ("NEW", "PENDING_NEW", "PARTIALLY_FILLED", "PENDING_CANCEL", *FINAL_STATUSES)
+TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER")
+SIDES = ("BUY", "SELL")
+
+
+def order_fields(order: Any, symbol: str) -> dict[str, Any] | None:
+    """An allOrders object as it is (its own ``symbol`` included), or None when it is not one."""
+    return order if type(order) is dict else None
+
+
+def fetch(binance: Any, archive: Any, symbol: str, start_ms: int, end_ms: int, rest_only: bool = False) -> Iterable[Page]:
+    """The account's orders placed in the range (signed: needs the API key and secret)."""
+    return binance.all_orders(symbol, start_ms, end_ms)
+
+
+def _rows_where(condition: pl.Expr) -> Any:
+    return lambda frame: frame.filter(condition)
+
+
+RULES = [
+    Rule("executed qty", "executed_qty ≤ orig_qty.", _rows_where(pl.col("executed_qty") > pl.col("orig_qty"))),
+    Rule("non-negative", "price, orig_qty and executed_qty are not negative.", _rows_where(
+        (pl.col("price") < 0) | (pl.col("orig_qty") < 0) | (pl.col("executed_qty") < 0))),
+    Rule("update time", "An order is never updated before it was placed: update_time ≥ order_time.",
+         _rows_where(pl.col("update_time") < pl.col("order_time"))),
+    Rule("enums", "status, type and side are values Binance defines.", _rows_where(
+        ~pl.col("status").is_in(STATUSES) | ~pl.col("type").is_in(TYPES) | ~pl.col("side").is_in(SIDES))),
+]
+
+ORDERS = Dataset(
+    name="orders",
+    columns=COLUMNS,
+    raw_file="orders.json",
+    fields_of=order_fields,
+    key_field="orderId",
+    time_field="time",
+    on_the_minute=False,
+    symbol_column="symbol",
+    time_column="order_time",
+    rules=RULES,
+    warnings=[],
+    fetch=fetch,
+    picture=charts.orders_day_png,
+    needs_credentials=True,
+)
