@@ -25,6 +25,8 @@ def cli_env(emulator_url: str, root: Path, credentials: bool = False, **extra: s
         "LAKE_URL": str(root / "lake"),
         "ICEBERG_CATALOG_URI": f"sqlite:///{root}/catalog.db",
         "DAGSTER_HOME": str(home),
+        # the instance environment docs/operations.md recommends: one planned event per asset of a range
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
         **extra,
     }
     if credentials:

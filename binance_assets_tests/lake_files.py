@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from binance_assets.lake.paths import hour_folder
+from binance_assets.lake.zones import hour_folder
 from binance_assets.partitions import partition_hour
 
 
@@ -17,7 +17,7 @@ def hour_ms(partition: str) -> int:
 
 
 def folder(zone: str, dataset: str, partition: str, symbol: str = "BTCUSDT") -> str:
-    return hour_folder(zone, dataset, symbol, partition_hour(partition))
+    return hour_folder(zone, dataset, symbol, partition)
 
 
 def local_files(root: str) -> dict[str, bytes]:

@@ -19,9 +19,9 @@ from binance_assets.settings import DEFAULTS
 
 SYMBOL = "BTCUSDT"
 HOURS = hourly_partitions(DEFAULTS["BINANCE_START_DATE"])
-CANDLES, ORDERS = pair_assets(SYMBOL, DEFAULTS["BINANCE_START_DATE"])
-CANDLE_ASSETS = [CANDLES.raw, CANDLES.cooked]
-ORDER_ASSETS = [ORDERS.raw, ORDERS.cooked]
+BTC_CANDLES, BTC_ORDERS = pair_assets(SYMBOL, DEFAULTS["BINANCE_START_DATE"])
+CANDLE_ASSETS = [BTC_CANDLES.raw, BTC_CANDLES.cooked]
+ORDER_ASSETS = [BTC_ORDERS.raw, BTC_ORDERS.cooked]
 ALL_ASSETS = CANDLE_ASSETS + ORDER_ASSETS
 
 # The tags Dagster puts on a single-run range; ``materialize`` takes a range only this way.

@@ -37,17 +37,27 @@ from binance_assets.iceberg.tables import open_table, schema_problems
 from binance_assets.lake.zones import CookedHour, Hours, Place
 from binance_assets.partitions import DAY_FORMAT, day_hours
 
+# Every hour of the day passed every blocking check. Dagster's ``all_deps_blocking_checks_passed``
+# asks only that *some* hour of each dependency passed, so a day's 24 hours are asked the other way
+# round: no hour with a blocking check that has not passed.
+HOURS_PASSED = ~AutomationCondition.any_deps_match(
+    ~AutomationCondition.all_checks_match(AutomationCondition.check_passed(), blocking_only=True)
+).with_label("all 24 hours passed their blocking checks (candles_complete fails for an open hour)")
+
 # Built when never built yet (unless its last build failed) or when an hour changed since it was
 # last handled; and only while all 24 hours are there, settled, and passed their blocking checks
-# (``{dataset}_complete`` fails for an open hour). ``missing`` acts on days already stored before
-# the daemon's first tick; ``any_deps_updated`` on every later change.
+# (``{dataset}_complete`` fails for an open hour). ``missing`` is judged afresh at every tick, so
+# days whose hours were stored before the daemon's first tick are built on that tick;
+# ``any_deps_updated`` is remembered until the day is built, so a change that arrives while an
+# hour is still being checked is not lost.
 DAY_READY = (
-    ((AutomationCondition.missing() & ~AutomationCondition.execution_failed()) | AutomationCondition.any_deps_updated())
-    .since_last_handled()
-    .with_label("never built, or an hour changed")
+    (
+        (AutomationCondition.missing() & ~AutomationCondition.execution_failed())
+        | AutomationCondition.any_deps_updated().since_last_handled()
+    ).with_label("never built, or an hour changed")
     & ~AutomationCondition.any_deps_missing()
     & ~AutomationCondition.any_deps_in_progress()
-    & AutomationCondition.all_deps_blocking_checks_passed()
+    & HOURS_PASSED
     & ~AutomationCondition.in_progress()
 ).with_label("day ready: 24 complete hours that passed their blocking checks")
 

@@ -72,7 +72,7 @@ def split_pages(
         except MalformedData as error:
             raise RefusedPage(error, page) from error
         for row in rows:
-            hours[(dataset.fields_of(row, symbol)[dataset.time_field] - start) // HOUR_MS].append(row)
+            hours[(dataset.time_of(row) - start) // HOUR_MS].append(row)
         for time in repeats:
             dropped[(time - start) // HOUR_MS] += 1
         asked_at = max(asked_at, page.asked_at_ms)
@@ -140,13 +140,14 @@ def materialize_raw(
                     if not hour.complete:
                         incomplete.append(hour.key)
             except RefusedPage as refused:
-                record = {"error": str(refused), "request": refused.page.request, "rows": refused.page.rows}
+                record = {"partition": refused.error.partition, "error": str(refused),
+                          "request": refused.page.request, "rows": refused.page.rows}
                 kept = zone.quarantine(place, refused.error.partition, record)
                 raise QuarantinedResponse(f"{refused}; the answer is kept at {kept}") from refused.error
     figures = {
         "hours": len(keys), "fetched_hours": len(keys) - len(skip), "skipped_complete_hours": len(skip),
         "open_hours": len(incomplete), "dagster/row_count": rows, "duplicates_dropped": duplicates,
-        **binance.stats.as_metadata(), **(archive.stats.as_metadata() if archive.stats.files else {}),
+        **binance.stats.as_metadata(), **(archive.stats.as_metadata() if archive.stats.files or archive.stats.rest_spans else {}),
     }
     exceptions = {key: {"complete": False} for key in incomplete}
     return MaterializeResult(metadata=hour_metadata(context, keys, exceptions, figures, lambda k: zone.url(place, k)))

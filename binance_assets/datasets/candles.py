@@ -47,6 +47,11 @@ def kline_fields(row: Any, symbol: str) -> dict[str, Any] | None:
     return {**dict(zip(KLINE_FIELDS, row)), "symbol": symbol}
 
 
+def open_time_of(row: Any) -> int | None:
+    """A kline's open time, also in a row of the wrong length, so an error names its hour."""
+    return row[0] if type(row) is list and row and type(row[0]) is int else None
+
+
 def fetch(binance: Any, archive: Any, symbol: str, start_ms: int, end_ms: int, rest_only: bool = False) -> Iterable[Page]:
     """Old hours from the bulk archive, recent ones (and any unusable file) by REST."""
     return binance.klines(symbol, start_ms, end_ms) if rest_only else archive.klines(binance, symbol, start_ms, end_ms)
@@ -89,6 +94,7 @@ CANDLES = Dataset(
     columns=COLUMNS,
     raw_file="klines.json",
     fields_of=kline_fields,
+    time_of=open_time_of,
     key_field="open_time",
     time_field="open_time",
     on_the_minute=True,

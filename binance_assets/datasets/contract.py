@@ -73,7 +73,7 @@ class HourRows:
     complete: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per dataset: compared and hashed by identity
 class Dataset:
     """One Binance dataset, everything the code location needs to know about it."""
 
@@ -81,6 +81,7 @@ class Dataset:
     columns: Sequence[Column]
     raw_file: str  # the raw zone's JSON file of an hour
     fields_of: Callable[[Any, str], Mapping[str, Any] | None]  # (row, symbol) → source fields
+    time_of: Callable[[Any], int | None]  # a row's time, also of a malformed row: names its hour
     key_field: str  # the source field that identifies a row and orders a page
     time_field: str  # the source field of the row's time (epoch ms)
     on_the_minute: bool  # rows are minutes: times must be whole minutes
@@ -152,24 +153,24 @@ def accept_page(
     the times of the repeats dropped and the last row seen, which the next page continues from.
 
     Raises ``MalformedData`` naming the hour, row, field and value of the first problem: a row of
-    the wrong shape, a time off the minute or outside [start_ms, end_ms), a key that does not
-    increase, a time that goes back, or two different rows for one key.
+    the wrong shape, a time off the minute or outside [start_ms, end_ms), a key that goes back to
+    one not seen, a time that goes back, or two different rows for one key.
     """
     kept: list[Any] = []
     dropped: list[int] = []
+    seen: dict[Any, Any] = {last.key: last.row} if last else {}
     for position, row in enumerate(page.rows):
-        problem = row_problem(dataset, row, symbol)
-        fields = dataset.fields_of(row, symbol) if problem is None else None
-        if fields is not None:
-            problem = _order_problem(dataset, fields, row, start_ms, end_ms, last)
+        fields = dataset.fields_of(row, symbol)
+        problem = row_problem(dataset, row, symbol) or _order_problem(dataset, fields, row, start_ms, end_ms, last, seen)
         if problem is not None:
-            when = fields.get(dataset.time_field) if fields else None
-            raise MalformedData(dataset.name, _hour_key_of(when, start_ms), position, *problem)
-        if last is not None and fields[dataset.key_field] == last.key:
-            dropped.append(last.time)
+            raise MalformedData(dataset.name, _hour_key_of(dataset.time_of(row), start_ms), position, *problem)
+        key = fields[dataset.key_field]
+        if key in seen:
+            dropped.append(fields[dataset.time_field])
             continue
         kept.append(row)
-        last = Last(fields[dataset.key_field], fields[dataset.time_field], row)
+        seen[key] = row
+        last = Last(key, fields[dataset.time_field], row)
     return kept, dropped, last
 
 
@@ -183,17 +184,23 @@ class Last:
 
 
 def _order_problem(
-    dataset: Dataset, fields: Mapping[str, Any], row: Any, start_ms: int, end_ms: int, last: Last | None
+    dataset: Dataset,
+    fields: Mapping[str, Any],
+    row: Any,
+    start_ms: int,
+    end_ms: int,
+    last: Last | None,
+    seen: Mapping[Any, Any],
 ) -> tuple[str, Any, str] | None:
     time, key = fields[dataset.time_field], fields[dataset.key_field]
     if not start_ms <= time < end_ms:
         return dataset.time_field, time, "time outside the range asked for"
     if dataset.on_the_minute and time % MINUTE_MS:
         return dataset.time_field, time, "not on the minute"
+    if key in seen:
+        return None if seen[key] == row else (dataset.key_field, key, "two different rows for the same key")
     if last is None:
         return None
-    if key == last.key:
-        return None if row == last.row else (dataset.key_field, key, "two different rows for the same key")
     if key < last.key:
         return dataset.key_field, key, f"out of order: follows {last.key}"
     if time < last.time:

@@ -36,6 +36,12 @@ def order_fields(order: Any, symbol: str) -> dict[str, Any] | None:
     return order if type(order) is dict else None
 
 
+def order_time_of(order: Any) -> int | None:
+    """An order's ``time``, also of a malformed order, so an error names its hour."""
+    time = order.get("time") if type(order) is dict else None
+    return time if type(time) is int else None
+
+
 def fetch(binance: Any, archive: Any, symbol: str, start_ms: int, end_ms: int, rest_only: bool = False) -> Iterable[Page]:
     """The account's orders placed in the range (signed: needs the API key and secret)."""
     return binance.all_orders(symbol, start_ms, end_ms)
@@ -60,6 +66,7 @@ ORDERS = Dataset(
     columns=COLUMNS,
     raw_file="orders.json",
     fields_of=order_fields,
+    time_of=order_time_of,
     key_field="orderId",
     time_field="time",
     on_the_minute=False,

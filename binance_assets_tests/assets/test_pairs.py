@@ -3,6 +3,8 @@ and a pair Binance does not know fails alone, by name."""
 
 from __future__ import annotations
 
+import pytest
+
 import math
 
 import polars as pl
@@ -29,6 +31,7 @@ def emulator_rows(url: str, symbol: str, partition: str) -> list[list]:
     return response.json()
 
 
+@pytest.mark.system
 def test_two_pairs_in_one_cli_run(tmp_path) -> None:
     lake = tmp_path / "lake"
     with EmulatorProcess() as emulator:
@@ -61,9 +64,9 @@ def test_two_pairs_in_one_cli_run(tmp_path) -> None:
 def test_a_failing_pair_leaves_the_other_complete(emulator, lake) -> None:
     """``BTCFOO`` has Binance's format but no market: its steps fail naming it (-1121, from the
     pair check at its first call), while BTCUSDT's steps run to the end."""
-    good, bad = (pair_assets(pair, DEFAULTS["BINANCE_START_DATE"]) for pair in ("BTCUSDT", "BTCFOO"))
+    good, bad = (pair_assets(pair, DEFAULTS["BINANCE_START_DATE"])[0] for pair in ("BTCUSDT", "BTCFOO"))
     result = materialize(
-        [*good.candles.hourly(), *bad.candles.hourly()],
+        [good.raw, good.cooked, bad.raw, bad.cooked],
         resources=lake_resources(lake, emulator.url),
         partition_key="2025-03-01-12:00",
         raise_on_error=False,
@@ -82,9 +85,9 @@ def test_a_failing_pair_leaves_the_other_complete(emulator, lake) -> None:
 def test_a_pair_binance_does_not_trade_fails_with_its_status(lake) -> None:
     with EmulatorProcess() as emulator:
         emulator.set_faults([{"kind": "symbol_status", "symbol": "BTCUSDC", "status": "BREAK"}])
-        halted = pair_assets("BTCUSDC", DEFAULTS["BINANCE_START_DATE"])
+        halted = pair_assets("BTCUSDC", DEFAULTS["BINANCE_START_DATE"])[0]
         result = materialize(
-            halted.candles.hourly(), resources=lake_resources(lake, emulator.url),
+            [halted.raw, halted.cooked], resources=lake_resources(lake, emulator.url),
             partition_key="2025-03-01-12:00", raise_on_error=False,
         )
     assert not result.success

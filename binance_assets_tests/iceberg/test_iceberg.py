@@ -20,8 +20,10 @@ import polars as pl
 import pytest
 from pyiceberg.catalog import Catalog
 
-from binance_assets.tables import candles, orders
-from binance_assets.tables.schema import Column
+from binance_assets.datasets import candles, orders
+from binance_assets.datasets.candles import CANDLES
+from binance_assets.datasets.contract import Column
+from binance_assets.datasets.orders import ORDERS
 from binance_assets.iceberg.catalog import CatalogUnavailable, catalog_url, open_catalog, warehouse_location
 from binance_assets.iceberg.days import DayWriteConflict, write_day, write_table_day
 from binance_assets.iceberg.maintenance import expired_snapshots
@@ -82,7 +84,7 @@ def _pair_day(frame: pl.DataFrame, symbol_column: str, time_column: str, symbol:
     ).sort(time_column)
 
 
-def _live_files(catalog: Catalog, dataset: str) -> list[dict[str, Any]]:
+def _live_files(catalog: Catalog, dataset: Any) -> list[dict[str, Any]]:
     return open_table(catalog, dataset).inspect.files().select(["file_path", "partition"]).to_pylist()
 
 
@@ -132,17 +134,17 @@ def test_a_day_reads_back_exactly(catalog: Catalog) -> None:
     """Rows read back equal the written ones digit for digit (decimals as text) and instant for
     instant, in the contract's columns, order and types, for candles and orders."""
     klines = binance_klines("BTCUSDT", DAY)
-    written = {"candles": candles_frame("BTCUSDT", DAY), "orders": orders_frame("BTCUSDT", DAY)}
+    written = {CANDLES: candles_frame("BTCUSDT", DAY), ORDERS: orders_frame("BTCUSDT", DAY)}
     for dataset, frame in written.items():
         result = write_day(catalog, dataset, "BTCUSDT", DAY, frame)
-        assert (result.rows, result.data_files, result.table) == (frame.height, 1, f"binance.{dataset}")
+        assert (result.rows, result.data_files, result.table) == (frame.height, 1, f"binance.{dataset.name}")
 
         back = scan_table(catalog, dataset).collect()
-        time_column = "candle_open_time" if dataset == "candles" else "order_time"
+        time_column = dataset.time_column
         assert back.schema == frame.schema
         assert _as_text(back.sort(time_column)).equals(_as_text(frame.sort(time_column)))
 
-    back = scan_table(catalog, "candles").sort("candle_open_time").collect()
+    back = scan_table(catalog, CANDLES).sort("candle_open_time").collect()
     assert back["open_price"].cast(pl.String).to_list() == klines["open"].to_list()  # Binance's own text
     assert back["candle_open_time"].dt.epoch("ms").to_list() == klines["open_time"].to_list()
     assert back.height == 1440 - len(
@@ -154,13 +156,13 @@ def test_one_data_file_per_pair_and_day(catalog: Catalog) -> None:
     """Two pairs and two days in one table: four partitions, one file each, rows kept apart."""
     for symbol in ("BTCUSDT", "BTCUSDC"):
         for day in (DAY, NEXT_DAY):
-            assert write_day(catalog, "candles", symbol, day, candles_frame(symbol, day)).data_files == 1
+            assert write_day(catalog, CANDLES, symbol, day, candles_frame(symbol, day)).data_files == 1
 
-    files = _live_files(catalog, "candles")
+    files = _live_files(catalog, CANDLES)
     partitions = {(file["partition"]["trading_pair"], file["partition"]["candle_open_time_day"]) for file in files}
     assert len(files) == 4
     assert len(partitions) == 4
-    table = scan_table(catalog, "candles").collect()
+    table = scan_table(catalog, CANDLES).collect()
     for symbol in ("BTCUSDT", "BTCUSDC"):
         for day in (DAY, NEXT_DAY):
             part = _pair_day(table, "trading_pair", "candle_open_time", symbol, day)
@@ -170,17 +172,17 @@ def test_one_data_file_per_pair_and_day(catalog: Catalog) -> None:
 def test_rebuilding_a_day_is_idempotent(catalog: Catalog) -> None:
     """Rewriting the same day adds snapshots, never rows: same rows, one live file."""
     frame = candles_frame("BTCUSDT", DAY)
-    other = write_day(catalog, "candles", "BTCUSDC", DAY, candles_frame("BTCUSDC", DAY))
+    other = write_day(catalog, CANDLES, "BTCUSDC", DAY, candles_frame("BTCUSDC", DAY))
     snapshots = []
     for _ in range(3):
-        result = write_day(catalog, "candles", "BTCUSDT", DAY, frame)
-        snapshots.append(len(open_table(catalog, "candles").snapshots()))
+        result = write_day(catalog, CANDLES, "BTCUSDT", DAY, frame)
+        snapshots.append(len(open_table(catalog, CANDLES).snapshots()))
         assert result.data_files == 1
     assert snapshots[0] < snapshots[1] < snapshots[2]
-    table = scan_table(catalog, "candles").collect()
+    table = scan_table(catalog, CANDLES).collect()
     assert table.height == frame.height + other.rows
     assert _as_text(_pair_day(table, "trading_pair", "candle_open_time", "BTCUSDT", DAY)).equals(_as_text(frame))
-    assert len(_live_files(catalog, "candles")) == 2
+    assert len(_live_files(catalog, CANDLES)) == 2
 
 
 # ---- writing a day ------------------------------------------------------------------------------
@@ -188,39 +190,39 @@ def test_rebuilding_a_day_is_idempotent(catalog: Catalog) -> None:
 
 def test_an_empty_day_deletes_the_pair_day(local_catalog: Catalog) -> None:
     frame = orders_frame("BTCUSDT", DAY)
-    write_day(local_catalog, "orders", "BTCUSDT", DAY, frame)
-    write_day(local_catalog, "orders", "BTCUSDC", DAY, orders_frame("BTCUSDC", DAY))
+    write_day(local_catalog, ORDERS, "BTCUSDT", DAY, frame)
+    write_day(local_catalog, ORDERS, "BTCUSDC", DAY, orders_frame("BTCUSDC", DAY))
 
-    result = write_day(local_catalog, "orders", "BTCUSDT", DAY, frame.clear())
+    result = write_day(local_catalog, ORDERS, "BTCUSDT", DAY, frame.clear())
 
     assert (result.rows, result.data_files) == (0, 0)
-    assert scan_table(local_catalog, "orders").collect()["symbol"].unique().to_list() == ["BTCUSDC"]
+    assert scan_table(local_catalog, ORDERS).collect()["symbol"].unique().to_list() == ["BTCUSDC"]
 
 
 def test_a_frame_outside_the_pair_day_or_contract_is_refused(local_catalog: Catalog) -> None:
     frame = candles_frame("BTCUSDT", DAY)
     with pytest.raises(ValueError, match="not BTCUSDC rows of 2025-06-15"):
-        write_day(local_catalog, "candles", "BTCUSDC", DAY, frame)
+        write_day(local_catalog, CANDLES, "BTCUSDC", DAY, frame)
     with pytest.raises(ValueError, match="not BTCUSDT rows of 2025-06-16"):
-        write_day(local_catalog, "candles", "BTCUSDT", NEXT_DAY, frame)
+        write_day(local_catalog, CANDLES, "BTCUSDT", NEXT_DAY, frame)
     with pytest.raises(ValueError, match="'open_price' has type Float64"):
-        write_day(local_catalog, "candles", "BTCUSDT", DAY, frame.with_columns(pl.col("open_price").cast(pl.Float64)))
-    assert open_table(local_catalog, "candles").current_snapshot() is None
+        write_day(local_catalog, CANDLES, "BTCUSDT", DAY, frame.with_columns(pl.col("open_price").cast(pl.Float64)))
+    assert open_table(local_catalog, CANDLES).current_snapshot() is None
 
 
 def test_metadata_for_dagster(local_catalog: Catalog) -> None:
-    result = write_day(local_catalog, "candles", "BTCUSDT", DAY, candles_frame("BTCUSDT", DAY))
+    result = write_day(local_catalog, CANDLES, "BTCUSDT", DAY, candles_frame("BTCUSDT", DAY))
     metadata = result.metadata()
     assert metadata["table"] == "binance.candles"
     assert metadata["rows"] == result.rows and metadata["data_files"] == 1
-    assert metadata["snapshot_id"] == str(open_table(local_catalog, "candles").current_snapshot().snapshot_id)
+    assert metadata["snapshot_id"] == str(open_table(local_catalog, CANDLES).current_snapshot().snapshot_id)
     assert str(metadata["table_location"]).startswith("file:///") and metadata["commit_attempts"] == 1
 
 
 def test_duckdb_reads_the_table_through_arrow(local_catalog: Catalog) -> None:
     frame = candles_frame("BTCUSDT", DAY)
-    write_day(local_catalog, "candles", "BTCUSDT", DAY, frame)
-    candles_table = arrow_table(local_catalog, "candles", columns=("high_price", "btc_volume"))
+    write_day(local_catalog, CANDLES, "BTCUSDT", DAY, frame)
+    candles_table = arrow_table(local_catalog, CANDLES, columns=("high_price", "btc_volume"))
     high, volume = duckdb.sql("SELECT max(high_price), sum(btc_volume) FROM candles_table").fetchall()[0]
     assert (high, volume) == (frame["high_price"].max(), frame["btc_volume"].sum())
 
@@ -234,19 +236,19 @@ def test_a_writer_that_lost_the_race_redoes_or_fails_loudly(local_catalog: Catal
     refreshes, redoes the overwrite and its rows are the day's, in one file."""
     first, second = candles_frame("BTCUSDT", DAY), candles_frame("BTCUSDT", DAY)
     second = second.with_columns(pl.col("number_of_trades") + 1)
-    write_day(local_catalog, "candles", "BTCUSDT", DAY, first)
+    write_day(local_catalog, CANDLES, "BTCUSDT", DAY, first)
 
-    stale = open_table(local_catalog, "candles")
-    write_day(local_catalog, "candles", "BTCUSDT", DAY, first)
+    stale = open_table(local_catalog, CANDLES)
+    write_day(local_catalog, CANDLES, "BTCUSDT", DAY, first)
     with pytest.raises(DayWriteConflict, match=r"binance\.candles: writing BTCUSDT 2025-06-15 failed after 1 attempts"):
-        write_table_day(stale, "BTCUSDT", DAY, second, attempts=1)
+        write_table_day(stale, CANDLES, "BTCUSDT", DAY, second, attempts=1)
 
-    stale = open_table(local_catalog, "candles")
-    write_day(local_catalog, "candles", "BTCUSDT", DAY, first)
-    result = write_table_day(stale, "BTCUSDT", DAY, second, attempts=2)
+    stale = open_table(local_catalog, CANDLES)
+    write_day(local_catalog, CANDLES, "BTCUSDT", DAY, first)
+    result = write_table_day(stale, CANDLES, "BTCUSDT", DAY, second, attempts=2)
 
     assert (result.attempts, result.data_files) == (2, 1)
-    back = scan_table(local_catalog, "candles").collect()
+    back = scan_table(local_catalog, CANDLES).collect()
     assert _as_text(back.sort("candle_open_time")).equals(_as_text(second))
 
 
@@ -265,7 +267,7 @@ def test_concurrent_rebuilds_leave_one_consistent_day(
     jobs = [("BTCUSDT", versions[index % 2]) for index in range(4)]
     jobs.append(("BTCUSDC", candles_frame("BTCUSDC", DAY)))
     setup = open_catalog(uri, warehouse)
-    open_table(setup, "candles")  # created once, as the first daily run would
+    open_table(setup, CANDLES)  # created once, as the first daily run would
     setup.close()
     barrier = threading.Barrier(len(jobs))
     outcomes: list[Any] = [None] * len(jobs)
@@ -275,7 +277,7 @@ def test_concurrent_rebuilds_leave_one_consistent_day(
         symbol, frame = jobs[index]
         barrier.wait()
         try:
-            outcomes[index] = write_day(own, "candles", symbol, DAY, frame)
+            outcomes[index] = write_day(own, CANDLES, symbol, DAY, frame)
         except Exception as error:  # checked below, with the others' outcomes
             outcomes[index] = error
         finally:
@@ -293,11 +295,11 @@ def test_concurrent_rebuilds_leave_one_consistent_day(
     assert all("binance.candles" in str(error) and "BTCUSDT 2025-06-15" in str(error) for error in conflicts)
     assert not isinstance(outcomes[-1], DayWriteConflict)  # another pair's day never conflicts for good
     check = open_catalog(uri, warehouse)
-    table = scan_table(check, "candles").collect()
+    table = scan_table(check, CANDLES).collect()
     day = _as_text(_pair_day(table, "trading_pair", "candle_open_time", "BTCUSDT", DAY))
     assert any(day.equals(_as_text(version)) for version in versions)
     assert _pair_day(table, "trading_pair", "candle_open_time", "BTCUSDC", DAY).height == jobs[-1][1].height
-    assert len(_live_files(check, "candles")) == 2
+    assert len(_live_files(check, CANDLES)) == 2
     check.close()
 
 
@@ -312,30 +314,30 @@ def test_snapshot_expiry_keeps_history_and_files_bounded(local_catalog: Catalog,
     """Many rebuilds keep the table's last N snapshots (4 here, to be quick), and the files only
     expired snapshots referenced (replaced data files, manifests, manifest lists) are deleted;
     metadata.json files stop at the table's 20 previous versions."""
-    table = open_table(local_catalog, "candles")
+    table = open_table(local_catalog, CANDLES)
     with table.transaction() as transaction:
         transaction.set_properties({"history.expire.min-snapshots-to-keep": "4"})
     frame = candles_frame("BTCUSDT", DAY)
-    first = write_day(local_catalog, "candles", "BTCUSDT", DAY, frame)
-    first_file = _live_files(local_catalog, "candles")[0]["file_path"]
+    first = write_day(local_catalog, CANDLES, "BTCUSDT", DAY, frame)
+    first_file = _live_files(local_catalog, CANDLES)[0]["file_path"]
     for _ in range(14):
-        result = write_day(local_catalog, "candles", "BTCUSDT", DAY, frame)
+        result = write_day(local_catalog, CANDLES, "BTCUSDT", DAY, frame)
 
     warehouse = tmp_path / "warehouse"
     assert result.expired_snapshots == 2  # each rebuild: two snapshots in, two out
-    assert len(open_table(local_catalog, "candles").snapshots()) == 4
-    assert open_table(local_catalog, "candles").snapshot_by_id(first.snapshot_id) is None
+    assert len(open_table(local_catalog, CANDLES).snapshots()) == 4
+    assert open_table(local_catalog, CANDLES).snapshot_by_id(first.snapshot_id) is None
     assert not Path(first_file.removeprefix("file://")).exists()
     assert len(_files_under(warehouse, "*.parquet")) <= 3  # the live file and two older versions
     assert len(_files_under(warehouse, "snap-*.avro")) == 4  # one manifest list per snapshot
     assert len(_files_under(warehouse, "*.metadata.json")) == 21
-    assert scan_table(local_catalog, "candles").collect().height == frame.height
+    assert scan_table(local_catalog, CANDLES).collect().height == frame.height
 
 
 def test_default_retention_keeps_the_last_twenty(local_catalog: Catalog) -> None:
     frame = orders_frame("BTCUSDT", DAY)
-    expired = [write_day(local_catalog, "orders", "BTCUSDT", DAY, frame).expired_snapshots for _ in range(12)]
-    table = open_table(local_catalog, "orders")
+    expired = [write_day(local_catalog, ORDERS, "BTCUSDT", DAY, frame).expired_snapshots for _ in range(12)]
+    table = open_table(local_catalog, ORDERS)
     assert len(table.snapshots()) == 20  # first build: one append; each rebuild: delete + append
     assert sum(expired) == 1 + 11 * 2 - 20
     assert expired_snapshots(table, int(datetime.now(timezone.utc).timestamp() * 1000)) == []

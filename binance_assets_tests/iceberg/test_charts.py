@@ -12,7 +12,7 @@ import polars as pl
 from PIL import Image
 
 from binance_assets import charts
-from binance_assets_tests.test_iceberg import DAY, candles_frame, orders_frame
+from binance_assets_tests.iceberg.test_iceberg import DAY, candles_frame, orders_frame
 
 MAX_PNG_BYTES = 60_000
 STRIP_MIDDLE = (charts.STRIP_TOP + charts.STRIP_BOTTOM) // 2

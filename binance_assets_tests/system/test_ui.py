@@ -21,7 +21,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from binance_assets_tests.runs import API_KEY, API_SECRET
-from binance_assets_tests.ui import (
+from binance_assets_tests.system.ui import (
     RUN_TIMEOUT_S, Browser, DagsterDev, keep_picture, require_chromium, text_xpath,
 )  # fmt: skip
 from binance_emulator.process import EmulatorProcess

@@ -6,15 +6,13 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
-import pytest
 import requests
-from dagster import AssetCheckSeverity, AssetIn, Definitions, asset, materialize
+from dagster import AssetCheckSeverity, Definitions
 
-from binance_assets.partitions import partition_hour, partition_key
-from binance_assets.tables.candles import CANDLES
-from binance_assets.tables.schema import HourRows
+from binance_assets.datasets.candles import CANDLES
+from binance_assets.partitions import partition_key
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
-from binance_assets_tests.runs import HOURS, PAIR, failure_messages, key, lake_resources, node, run_hours
+from binance_assets_tests.runs import HOURS, failure_messages, key, lake_resources, node, run_hours
 from binance_emulator import market
 from binance_emulator.process import EmulatorProcess
 
@@ -69,13 +67,13 @@ def test_one_hour_writes_contract_files_with_exact_values(emulator, lake):
 
     metadata = result.asset_materializations_for_node(node("candles"))[0].metadata
     assert metadata["dagster/row_count"].value == len(expected)
-    assert metadata["missing_minutes"].value == 60 - len(expected)
+    assert metadata["complete"].value is True
     assert metadata["path"].value.endswith(f"{cooked}/data.parquet")
     checks = {check.check_name: check for check in result.get_asset_check_evaluations()}
-    completeness = checks.pop("candles_completeness")
-    assert not completeness.passed and completeness.severity == AssetCheckSeverity.WARN
-    assert completeness.metadata["offending_rows"].value == 60 - len(expected)
-    assert checks and all(check.passed for check in checks.values())
+    assert set(checks) == {"candles_valid", "candles_complete", "candles_jumps"}
+    assert all(check.passed and check.partition == partition for check in checks.values())
+    completeness = checks["candles_complete"].metadata  # a real gap: listed, the hour still complete
+    assert completeness["missing_minutes"].value == 60 - len(expected)
 
 
 def test_rematerializing_leaves_identical_files(emulator, lake):
@@ -99,45 +97,6 @@ def test_open_hour_is_written_without_success_marker(emulator, lake):
     rows = json.loads(files[f"{raw}/klines.json"])
     server_now = requests.get(emulator.url + "/api/v3/time", timeout=5).json()["serverTime"]
     assert all(row[6] < server_now for row in rows)
-
-
-@pytest.mark.parametrize(
-    "broken",
-    [
-        lambda frame: frame.with_columns(pl.col("open_price").cast(pl.Float64)),
-        lambda frame: frame.rename({"number_of_trades": "trades"}),
-        lambda frame: frame.select(reversed(frame.columns)),
-    ],
-    ids=["wrong-type", "wrong-name", "wrong-order"],
-)
-def test_wrong_cooked_table_fails_blocking_schema_check(emulator, lake, broken):
-    """A cooked table off the contract fails candles_schema, and nothing downstream runs."""
-
-    @asset(key=key("candles"), ins={"raw": AssetIn(key("raw_candles"))}, partitions_def=HOURS,
-           io_manager_key="parquet_io_manager")
-    def broken_candles(raw):
-        return {
-            hour_key: broken(CANDLES.cook([HourRows(hour_key, partition_hour(hour_key), hour.rows(), hour.complete)], SYMBOL)[0].frame)
-            for hour_key, hour in raw.items()
-        }
-
-    @asset(deps=[key("candles")], partitions_def=HOURS)
-    def downstream_report() -> None:
-        raise AssertionError("must not run after a failed blocking check")
-
-    result = materialize(
-        [PAIR.candles.raw, broken_candles, PAIR.candles.checks, downstream_report],
-        resources=lake_resources(lake, emulator.url),
-        partition_key="2025-03-01-10:00",
-        raise_on_error=False,
-    )
-    assert not result.success
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert not evaluations["candles_schema"].passed
-    assert "expected" in evaluations["candles_schema"].metadata["problems"].value
-    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
-    assert PAIR.candles.checks.node_def.name in started and "downstream_report" not in started
-    assert not result.asset_materializations_for_node(node("downstream_report"))
 
 
 def test_definitions_object_runs_the_same_assets(emulator, lake, monkeypatch):
@@ -169,8 +128,8 @@ def test_partition_key_off_the_hour_is_refused_before_anything_is_written(emulat
 
 def test_one_clock_decides_when_an_hour_has_closed(lake):
     """With Binance's clock behind ours, the hour that just ended locally is still open on
-    Binance: the raw zone keeps it without _SUCCESS and the cooked step reads it as open (it asks
-    the same clock), instead of refusing it as an interrupted run's leftover."""
+    Binance: the raw zone keeps it without _SUCCESS, the cooked hour says so, and its completeness
+    check fails with WARN (no day uses it) while the run succeeds."""
     now = datetime.now(timezone.utc)
     current = now.replace(minute=0, second=0, microsecond=0)
     behind_ms = int((now - current).total_seconds() * 1000) + 120_000  # Binance: 2 min before it
@@ -182,3 +141,6 @@ def test_one_clock_decides_when_an_hour_has_closed(lake):
     raw = folder("raw", "candles", previous)
     assert f"{raw}/klines.json" in files and f"{raw}/_SUCCESS" not in files
     assert f"{folder('cooked', 'candles', previous)}/data.parquet" in files
+    (complete,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "candles_complete"]
+    assert not complete.passed and complete.severity == AssetCheckSeverity.WARN and complete.partition == previous
+    assert result.asset_materializations_for_node(node("candles"))[0].metadata["complete"].value is False

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from binance_assets.binance.client import BinanceCredentialsMissing, BinanceResource
-from binance_assets.tables.orders import ORDERS
+from binance_assets.datasets.orders import ORDERS
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet, utc
 from binance_assets_tests.runs import (
     node,
@@ -58,7 +58,7 @@ def test_busy_hour_is_fetched_completely_and_cooked_exactly(emulator, lake):
         assert row["order_time"] == utc(order["time"]) and row["update_time"] == utc(order["updateTime"])
 
     metadata = result.asset_materializations_for_node(node("raw_orders"))[0].metadata
-    requests_made = metadata["run"].value["binance_requests"]
+    requests_made = metadata["binance_requests"].value
     # one exchangeInfo for the pair, one /time for the clock, then ceil(n/1000) pages (+1 when n
     # is a multiple of 1000)
     assert requests_made <= 2 + len(expected) // 1000 + 1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from binance_assets.lake.paths import SUCCESS_MARKER
+from binance_assets.lake.zones import SUCCESS_MARKER
 from binance_assets_tests.lake_backends import LakeUnderTest, clean_lake_files, local_lake
 from binance_assets_tests.runs import API_KEY, API_SECRET, CANDLE_ASSETS, failure_messages, run_hours
 from binance_emulator.process import EmulatorProcess

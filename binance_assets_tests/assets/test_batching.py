@@ -60,27 +60,26 @@ def test_rest_range_of_four_days_costs_at_most_the_bound(
 def test_each_hour_carries_its_own_figures_and_the_last_the_runs(
     counting_emulator: EmulatorProcess, lake: str
 ) -> None:
-    """Cooked a day at a time, each hour still gets its own row count and gaps; the run's totals
-    go once, on its last hour, instead of onto every hour's event."""
+    """Cooked a day at a time, each hour still gets its own check results with its row count and
+    gaps, and says it is complete; the run's totals go once, on its last hour."""
     start, hours = datetime(2025, 3, 10, tzinfo=timezone.utc), 50
     end = start + timedelta(hours=hours - 1)
     result = run_hours(lake_resources(lake, counting_emulator.url), partition_key(start), partition_key(end))
     assert result.success
+    keys = [partition_key(start + timedelta(hours=h)) for h in range(hours)]
     for asset in ("raw_candles", "candles"):
         materializations = result.asset_materializations_for_node(node(asset))
-        assert [m.partition for m in materializations] == [
-            partition_key(start + timedelta(hours=h)) for h in range(hours)
-        ]
-        for hour, m in enumerate(materializations):
-            gaps = _gaps(start + timedelta(hours=hour), 1)
-            assert m.metadata["dagster/row_count"].value == 60 - gaps
-            if asset == "candles":
-                assert m.metadata["missing_minutes"].value == gaps
+        assert [m.partition for m in materializations] == keys
+        assert all(m.metadata["complete"].value is True for m in materializations)
         assert not any("run" in m.metadata for m in materializations[:-1])
         totals = materializations[-1].metadata["run"].value  # JSON: not drawn as a series
-        assert totals["hours"] == hours
-    cooked_totals = result.asset_materializations_for_node(node("candles"))[-1].metadata["run"].value
-    assert cooked_totals["rows"] == 60 * hours - _gaps(start, hours)
+        assert totals["hours"] == hours and totals["dagster/row_count"] == 60 * hours - _gaps(start, hours)
+    complete = {e.partition: e for e in result.get_asset_check_evaluations() if e.check_name == "candles_complete"}
+    assert list(complete) == keys
+    for hour, key in enumerate(keys):
+        gaps = _gaps(start + timedelta(hours=hour), 1)
+        assert complete[key].metadata["rows"].value == 60 - gaps
+        assert complete[key].metadata["missing_minutes"].value == gaps
 
 
 def test_range_across_the_archive_cutoff_batches_its_rest_part(
