@@ -1,6 +1,7 @@
 """Crash safety and concurrency with real ``dagster asset materialize`` processes, on a local and
 an S3 lake: a run killed with SIGKILL mid-write leaves every partition complete or absent and is
-repaired by the next run; two overlapping runs at once leave one consistent copy of each hour."""
+repaired by the next run; a CLI killed alone leaves no step running and its run is marked failed
+and healed; two overlapping runs at once leave one consistent copy of each hour."""
 
 from __future__ import annotations
 
@@ -40,11 +41,12 @@ def clean(slow_emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFacto
 
 
 def start_materialize(
-    lake: LakeUnderTest, api_url: str, dagster_home: Path, start: str, end: str
+    lake: LakeUnderTest, api_url: str, dagster_home: Path, start: str, end: str, in_process: bool = True
 ) -> subprocess.Popen:
     """``dagster asset materialize`` of candles for ``start...end``, in a session of its own so
     that the run and every process it starts can be killed together, as a crashed host would.
-    Steps run in the run's process (one Python start instead of one per step keeps tests fast)."""
+    Steps run in the run's process unless ``in_process`` is false (one Python start instead of one
+    per step keeps tests fast)."""
     dagster_home.mkdir(exist_ok=True)
     (dagster_home / "dagster.yaml").touch()
     env = {
@@ -57,8 +59,9 @@ def start_materialize(
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize", "-m", "binance_assets.definitions",
         "--select", "BTCUSDT/raw_candles,BTCUSDT/candles", "--partition-range", f"{start}...{end}",
-        "--config-json", json.dumps({"execution": {"config": {"in_process": {}}}}),
     ]
+    if in_process:
+        command += ["--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})]
     return subprocess.Popen(
         command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -78,6 +81,20 @@ def kill_once_writing(process: subprocess.Popen, lake: LakeUnderTest) -> None:
         assert time.monotonic() < deadline, "the run wrote nothing"
         time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+
+def kill_once_writing_alone(process: subprocess.Popen, lake: LakeUnderTest) -> None:
+    """SIGKILL the ``dagster`` process alone once its first hour is stored, noting its step
+    processes first (they are its children) on ``process.steps``."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not any(key.endswith(SUCCESS_MARKER) for key in lake.files()):
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "the run wrote nothing"
+        time.sleep(0.01)
+    process.steps = children_of(process.pid)
+    assert process.steps, "the steps run in processes of their own"
+    os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
 
 
@@ -103,23 +120,16 @@ def test_killed_run_leaves_partitions_whole_or_absent_and_is_repaired(
     assert_complete_or_absent(killed, clean)
     assert killed != clean, "the run must have been killed before it finished"
 
-    stale = run_hours(any_lake.resources(slow_emulator.url), START, END, selection=["candles"])
-    unmarked = [key for key in clean if key.endswith(SUCCESS_MARKER) and key not in killed]
-    if unmarked:  # killed part-way through the raw hours
-        assert not stale.success, f"an unfinished raw zone must never be cooked as complete: {unmarked[:3]}"
-    else:  # killed after the raw hours were all stored (eight at a time, they take a moment)
-        assert stale.success, failure_messages(stale)
-
     repaired = run_hours(any_lake.resources(slow_emulator.url), START, END, assets=CANDLE_ASSETS)
     assert repaired.success, failure_messages(repaired)
     assert any_lake.files() == clean
 
 
-def test_closed_hour_without_success_marker_is_refused(
+def test_closed_hour_without_success_marker_is_cooked_as_open(
     slow_emulator: EmulatorProcess, clean: dict[str, bytes], tmp_path: Path
 ) -> None:
-    """A data file left unmarked by a killed run (or an open-hour snapshot never completed) is not
-    read as the closed hour it claims to be."""
+    """A data file left unmarked by a killed run (or an open-hour snapshot never completed) is
+    cooked as what it is, an open hour: its completeness check fails (WARN) and no day uses it."""
     lake = local_lake(tmp_path / "lake")
     for key, data in clean.items():
         if not key.endswith(SUCCESS_MARKER) or "day=01/hour=05" not in key:
@@ -128,10 +138,51 @@ def test_closed_hour_without_success_marker_is_refused(
 
     result = run_hours(lake.resources(slow_emulator.url), START, END, selection=["candles"])
 
-    assert not result.success
-    assert f"raw partition 2025-01-01-05:00 has no {SUCCESS_MARKER} although its hour has closed" in (
-        failure_messages(result)
-    )
+    assert result.success, failure_messages(result)
+    open_hours = [e.partition for e in result.get_asset_check_evaluations()
+                  if e.check_name == "candles_complete" and not e.passed]
+    assert open_hours == ["2025-01-01-05:00"]
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_cli_killed_alone_leaves_no_step_running_and_its_run_is_failed_and_healed(
+    slow_emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """``kill -9`` of the ``dagster`` process only (not its group), with steps in processes of
+    their own: they exit at once instead of storing on unrecorded, the ``dead_runs`` sensor marks
+    the run failed, and ``heal_hours`` asks for every hour the run left unfinished."""
+    from dagster import DagsterInstance, DagsterRunStatus, PartitionKeyRange, build_sensor_context
+
+    from binance_assets import automation
+    from binance_assets_tests.runs import BTC_CANDLES, HOURS, lake_resources
+
+    lake = local_lake(tmp_path / "lake")
+    home = tmp_path / "home"
+    process = start_materialize(lake, slow_emulator.url, home, START, END, in_process=False)
+    kill_once_writing_alone(process, lake)
+    steps = process.steps
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in steps) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in steps), "a step outlived its run"
+    left = lake.files()
+    time.sleep(1.5)
+    assert lake.files() == left, "nothing is stored after the run died"
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+        assert run.status == DagsterRunStatus.STARTED
+        with build_sensor_context(instance=instance) as context:
+            automation.dead_runs(context)
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+
+        keys = HOURS.get_partition_keys_in_range(PartitionKeyRange(START, END))
+        with build_sensor_context(instance=instance) as context:
+            unfinished = automation.hours_to_heal(context, BTC_CANDLES, lake_resources(lake.url, slow_emulator.url)["lake"], keys, HOURS)
+    assert unfinished == keys, "no hour of the killed run counts as materialized and checked"
 
 
 def test_overlapping_runs_at_once_leave_one_consistent_copy(
