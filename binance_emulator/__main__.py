@@ -4,7 +4,12 @@ Prints ``listening on http://HOST:PORT`` (flushed) once the socket is bound; ``-
 free port and prints the real one. Serves BTCUSDT, BTCUSDC, BTCFDUSD and BTCUSD.
 
 A malformed ``--api-key``, or ``--api-key`` without a ``--api-secret``, stops it at once (exit 2):
-started, it could only answer every signed request with an error, far from the cause.
+started, it could only answer every signed request with an error, far from the cause. So does a
+malformed ``--fault`` or ``--outage``.
+
+``--outage START_MS:END_MS`` (repeatable): an exchange outage; no symbol has a candle in a minute
+overlapping ``[START_MS, END_MS)``, in REST and the archive alike (``POST /_emulator/outages``
+adds one at run time). Endpoints, admin endpoints and fault kinds are listed below.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 import sys
 from typing import Optional
 
+from binance_emulator import faults, server
 from binance_emulator.faults import Fault
 from binance_emulator.server import Config, make_server
 
@@ -33,8 +39,21 @@ def credentials_problem(api_key: Optional[str], api_secret: Optional[str]) -> Op
     return None
 
 
+def parse_outage(text: str) -> tuple[int, int]:
+    """``START_MS:END_MS`` as a window, start before end (argparse shows the ValueError)."""
+    start, sep, end = text.partition(":")
+    if not (sep and start.isdigit() and end.isdigit() and int(start) < int(end)):
+        raise ValueError(f"--outage wants START_MS:END_MS with START_MS < END_MS, got {text!r}")
+    return int(start), int(end)
+
+
 def parse_args(argv: Optional[list[str]] = None) -> Config:
-    p = argparse.ArgumentParser(prog="python -m binance_emulator", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m binance_emulator", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Endpoints and admin endpoints (binance_emulator.server):\n" + server.__doc__
+        + "\nFaults (binance_emulator.faults):\n" + faults.__doc__,
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--api-key", default=None,
@@ -42,24 +61,35 @@ def parse_args(argv: Optional[list[str]] = None) -> Config:
                         "(signed endpoints answer -2015 without)")
     p.add_argument("--api-secret", default=None, help="HMAC secret for signatures")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic candles and orders")
-    p.add_argument("--weight-limit", type=int, default=6000, help="REQUEST_WEIGHT per minute per IP")
-    p.add_argument("--clock-offset-ms", type=int, default=0, help="server clock skew (may be negative)")
+    p.add_argument("--weight-limit", type=int, default=6000,
+                   help="REQUEST_WEIGHT per minute per IP: enforced, and what exchangeInfo's rateLimits say")
+    p.add_argument("--clock-offset-ms", type=int, default=0,
+                   help="server clock skew (may be negative): time, serverTime, signed timestamps, the open "
+                        "candle, order states and archive availability all follow it")
     p.add_argument("--symbol", default="BTCUSDT",
                    help="one more served symbol (BTCUSDT, BTCUSDC, BTCFDUSD and BTCUSD always are); "
                         "kept for old command lines")
     p.add_argument("--fault", action="append", default=[], metavar="KIND:PATH:COUNT[:ARG][:KEY=VALUE...]",
-                   help="inject a fault (repeatable); see binance_emulator.faults")
+                   help="inject a fault (repeatable); kinds below")
+    p.add_argument("--outage", action="append", default=[], metavar="START_MS:END_MS",
+                   help="exchange outage (repeatable): no symbol has candles in minutes overlapping "
+                        "[START_MS, END_MS), REST and archive alike")
     a = p.parse_args(argv)
     problem = credentials_problem(a.api_key, a.api_secret)
     if problem:
         p.error(problem)
     try:
-        faults = [Fault.from_cli(text) for text in a.fault]
+        specs = [Fault.from_cli(text) for text in a.fault]
     except ValueError as exc:
         p.error(f"argument --fault: {exc}")
+    try:
+        outages = [parse_outage(text) for text in a.outage]
+    except ValueError as exc:
+        p.error(f"argument --outage: {exc}")
     return Config(
         host=a.host, port=a.port, api_key=a.api_key, api_secret=a.api_secret, seed=a.seed,
-        weight_limit=a.weight_limit, clock_offset_ms=a.clock_offset_ms, symbol=a.symbol, faults=faults,
+        weight_limit=a.weight_limit, clock_offset_ms=a.clock_offset_ms, symbol=a.symbol, faults=specs,
+        outages=outages,
     )
 
 

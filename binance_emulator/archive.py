@@ -7,10 +7,21 @@ Paths (no request weight)::
 
 Each zip holds one header-less CSV ``{SYMBOL}-1m-{period}.csv`` with the 12 kline columns and the
 very numbers REST serves (same generator). Open/close times are in microseconds for periods from
-2025-01-01 (as Binance's spot files are), milliseconds before. Only complete past periods exist:
-a month once it has fully ended (before today UTC), a day once it has ended; anything else is 404.
+2025-01-01 (as Binance's spot files are), milliseconds before. Only complete past periods exist,
+judged by the server clock (``--clock-offset-ms`` and ``clock_skew`` included): a month once it
+has fully ended (before today UTC), a day once it has ended; anything else is 404.
 Bytes are deterministic (fixed zip timestamps and compression level), so checksums are stable.
 The ``.CHECKSUM`` file is ``sha256sum`` output: ``<hex>  <zip file name>\\n``.
+
+Files change as Binance's do (see :class:`binance_emulator.market.Edits`):
+
+* Outage minutes (``--outage``, ``POST /_emulator/outages``) and exchange gaps are absent from
+  every file, as from REST.
+* ``POST /_emulator/archive_revisions`` re-publishes the files covering a minute (its monthly and
+  its daily file) with one value changed: new zip bytes, new ``.CHECKSUM``; REST serves the
+  revised value too.
+* The ``unpublished`` fault (:mod:`binance_emulator.faults`) makes one period's file and its
+  checksum 404, as a file Binance has not uploaded yet.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import functools
 import hashlib
 import io
 import re
+import time
 import zipfile
 from typing import Optional
 
@@ -41,6 +53,11 @@ def parse(path: str) -> Optional[tuple[str, str, str, bool]]:
     if (freq == "monthly") != (len(period) == 7):
         return None
     return freq, m.group("sym"), period, bool(m.group("checksum"))
+
+
+def file_path(freq: str, symbol: str, period: str) -> str:
+    """The URL path of a zip (its checksum is this + ``.CHECKSUM``)."""
+    return f"/data/spot/{freq}/klines/{symbol}/1m/{symbol}-1m-{period}.zip"
 
 
 def period_bounds(freq: str, period: str) -> tuple[int, int]:
@@ -66,12 +83,12 @@ def available(freq: str, symbol: str, period: str, now_ms: int) -> bool:
     return end <= limit and end > market.listing_ms(symbol)
 
 
-def csv_text(symbol: str, freq: str, period: str, seed: int) -> str:
-    """The CSV inside the zip: one line per existing minute, no header."""
+def csv_text(symbol: str, freq: str, period: str, seed: int, edits: market.Edits = market.NO_EDITS) -> str:
+    """The CSV inside the zip: one line per existing minute (after ``edits``), no header."""
     start, end = period_bounds(freq, period)
     micros = start >= MICROS_FROM_MS
     lines = []
-    for t, nums in market.iter_closed_rows(symbol, start, end, seed):
+    for t, nums in market.iter_closed_rows(symbol, start, end, seed, edits):
         if micros:
             row = market.format_row(t * 1000, t * 1000 + 59_999_999, nums)
         else:
@@ -80,22 +97,28 @@ def csv_text(symbol: str, freq: str, period: str, seed: int) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def zip_bytes(symbol: str, freq: str, period: str, seed: int, edits: market.Edits = market.NO_EDITS) -> bytes:
+    """The zip file, byte-for-byte deterministic for the same seed and edits."""
+    start, end = period_bounds(freq, period)
+    return _zip(symbol, freq, period, seed, edits.touching(symbol, start, end))
+
+
 @functools.lru_cache(maxsize=16)
-def zip_bytes(symbol: str, freq: str, period: str, seed: int) -> bytes:
-    """The zip file, byte-for-byte deterministic."""
+def _zip(symbol: str, freq: str, period: str, seed: int, edits: market.Edits) -> bytes:
+    """:func:`zip_bytes`, cached by exactly the edits that touch the period."""
     name = f"{symbol}-1m-{period}.csv"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
-        zf.writestr(info, csv_text(symbol, freq, period, seed), compresslevel=6)
+        zf.writestr(info, csv_text(symbol, freq, period, seed, edits), compresslevel=6)
     return buf.getvalue()
 
 
-def checksum_text(symbol: str, freq: str, period: str, seed: int) -> bytes:
+def checksum_text(symbol: str, freq: str, period: str, seed: int, edits: market.Edits = market.NO_EDITS) -> bytes:
     """``sha256sum`` line for the zip."""
-    digest = hashlib.sha256(zip_bytes(symbol, freq, period, seed)).hexdigest()
+    digest = hashlib.sha256(zip_bytes(symbol, freq, period, seed, edits)).hexdigest()
     return f"{digest}  {symbol}-1m-{period}.zip\n".encode()
 
 
@@ -105,3 +128,9 @@ def not_found_body(path: str) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
         f"<Message>The specified key does not exist.</Message><Key>{path.lstrip('/')}</Key></Error>"
     ).encode()
+
+
+def periods_of(minute_ms: int) -> tuple[tuple[str, str], tuple[str, str]]:
+    """``(freq, period)`` of the files that cover a minute: its monthly and its daily file."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(minute_ms // 1000))
+    return ("monthly", day[:7]), ("daily", day)

@@ -78,3 +78,13 @@ def banned(until_ms: int, retry_after: int) -> ApiError:
         "Please use the websocket for live updates to avoid bans.",
         {"Retry-After": str(retry_after)},
     )
+
+
+def either_mandatory(first: str, second: str) -> ApiError:
+    """-1102 as Binance words it when one of two alternative parameters must be sent."""
+    return ApiError(400, -1102, f"Param '{first}' or '{second}' must be sent, but both were empty/null!")
+
+
+def no_such_order() -> ApiError:
+    """-2013: GET /api/v3/order for an order the account does not have (yet)."""
+    return ApiError(400, -2013, "Order does not exist.")

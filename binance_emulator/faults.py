@@ -19,14 +19,22 @@ Set faults at run time with ``POST /_emulator/faults`` (the list **replaces** th
         {"kind": "5xx", "path": "/api/v3/klines", "symbol": "BTCUSDC"},
         {"kind": "unknown_symbol", "symbol": "BTCUSD"},
         {"kind": "symbol_status", "symbol": "BTCFDUSD", "status": "HALT"},
+        {"kind": "set_value", "path": "/api/v3/klines", "count": 1, "minute": 1740787200000,
+         "field": 2, "value": "1.00000000"},
+        {"kind": "rest_gap", "path": "/api/v3/klines", "minute": 1740787200000, "span": 3},
+        {"kind": "empty", "path": "/api/v3/klines", "count": 1},
+        {"kind": "trickle", "path": "/data/", "count": 1, "rate": 500},
+        {"kind": "unpublished", "period": "2025-03-01", "symbol": "BTCUSDT"},
         {"kind": "clock_skew", "ms": -3000}
     ]}
 
 or on the command line with ``--fault KIND:PATH:COUNT[:ARG][:KEY=VALUE...]`` (repeatable; COUNT
 ``*`` or empty means unlimited; ARG is the kind's main argument, in brackets below; any other key
 as KEY=VALUE), e.g. ``--fault 429:/api/v3/klines:2:1``, ``--fault slow:/api/v3/allOrders:*:0.5``,
-``--fault 5xx:/api/v3/klines:*:503:symbol=BTCUSDC``, ``--fault unknown_symbol:::BTCUSD`` or
-``--fault symbol_status:::BTCFDUSD:status=HALT``.
+``--fault 5xx:/api/v3/klines:*:503:symbol=BTCUSDC``, ``--fault unknown_symbol:::BTCUSD``,
+``--fault symbol_status:::BTCFDUSD:status=HALT``, ``--fault rest_gap:/api/v3/klines:*:1740787200000:span=3``
+(``minute`` may be a comma-separated list), ``--fault trickle::1:200`` or
+``--fault unpublished:::2025-03``.
 
 Kinds and their keys:
 
@@ -51,6 +59,36 @@ Kinds and their keys:
 ``set_value``         Set one well-formed but implausible value: [``value``] (default
                       "-1.00000000") into klines index ``field`` (default 5, volume) or the
                       allOrders key ``field`` (default "executedQty"); for the quality checks.
+                      ``minute`` / ``order_id`` pick the row (see below), e.g.
+                      ``{"kind": "set_value", "minute": T, "field": 2, "value": "1.00000000"}``.
+``misorder``          Move the page's last row to index [``at``] (default the middle,
+                      ``len // 2``; clamped so the row does move): rows out of order.
+``reverse``           The page's rows in reverse order.
+``empty``             HTTP 200 with ``[]`` instead of the rows (with ``count``: only the first
+                      matching requests).
+``conflicting_duplicate``  Insert right after the target row a row with the same identity and
+                      other values: klines the same open time with close + 1.00 (high raised to
+                      it if needed) and twice the volume; allOrders the same orderId with
+                      another status (FILLED, or CANCELED when it was FILLED), its executedQty,
+                      cummulativeQuoteQty and ``updateTime + 1``.
+``off_minute``        Klines only: the target row's open and close times shifted by [``ms``]
+                      (default 30000, i.e. 30 s): a row not on the minute.
+``rest_gap``          Klines only: REST answers lack the minutes opening at [``minute``] (an open
+                      time in ms, or a list of them) and the ``span - 1`` minutes after each
+                      (``span`` default 1), while the archive keeps them (REST lost data the
+                      archive has). They are skipped as the page is selected, as a real gap is:
+                      a page is still filled with the minutes after them; intervals other than
+                      1m are aggregated without them. Without ``count`` it holds until reset
+                      (with ``count``, give ``path`` /api/v3/klines: any matching request spends it).
+``trickle``           Send the status line and headers at once, then the body at [``rate``]
+                      bytes per second (default 100), in pieces every 0.1 s: a client's
+                      per-read timeout never fires while the whole download takes far longer
+                      than its timeout. For /api and /data (archive) paths alike, combines with
+                      every other kind.
+``unpublished``       Archive only (/data paths): the file of [``period``] ("2025-03" is the
+                      monthly file, "2025-03-01" the daily one; no period: every file) and its
+                      ``.CHECKSUM`` answer 404 NoSuchKey, as a file Binance has not uploaded
+                      yet. With ``symbol`` for one pair; without ``count`` it holds until reset.
 ``outside_window``    Add one row whose open time (allOrders: ``time``) is outside the asked
                       window: after ``endTime`` if given, else before ``startTime``, else one
                       minute / hour in the future.
@@ -67,11 +105,16 @@ Kinds and their keys:
                       halted pair on Binance. Path and count are ignored, as for unknown_symbol.
 ====================  ===========================================================================
 
-The corrupted row is the middle one (index ``len(rows) // 2``), so it is never the first or last.
-Data kinds act only on 200 answers of /api/v3/klines and /api/v3/allOrders; a matching request
-spends the fault either way. Answer kinds (429, 418, 5xx, html, drop) replace the answer and use no
-request weight; at most one applies per request (the first in the list); ``slow``, ``truncate`` and
-data kinds combine with each other.
+The target row of a kind that changes one row (missing_field, bad_number, wrong_field_count,
+set_value, duplicate_rows, conflicting_duplicate, off_minute) is the middle one (index
+``len(rows) // 2``, never the first or last), or with ``minute`` (klines: that open time in ms)
+or ``order_id`` (order lists: that orderId) the row so identified; a page without it is left
+as it is (the fault is spent all the same).
+Data kinds act only on 200 answers of /api/v3/klines, /api/v3/allOrders and /api/v3/openOrders
+(``off_minute`` on klines only), in the order listed; a matching request spends the fault
+either way. Answer kinds (429, 418, 5xx, html, drop, unpublished) replace the answer
+and use no request weight; at most one applies per request (the first in the list); ``slow``,
+``truncate``, ``trickle`` and data kinds combine with each other.
 """
 
 from __future__ import annotations
@@ -80,15 +123,19 @@ import copy
 import json
 import threading
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any, Collection, Optional
 
-ANSWER_KINDS = frozenset({"429", "418", "5xx", "html", "drop"})
+from binance_emulator import archive
+
+ANSWER_KINDS = frozenset({"429", "418", "5xx", "html", "drop", "unpublished"})
 DATA_KINDS = frozenset(
-    {"missing_field", "bad_number", "wrong_field_count", "duplicate_rows", "outside_window", "set_value"}
+    {"missing_field", "bad_number", "wrong_field_count", "duplicate_rows", "outside_window", "set_value",
+     "misorder", "reverse", "empty", "conflicting_duplicate", "off_minute"}
 )
 STATE_KINDS = frozenset({"unknown_symbol", "symbol_status"})
 """Kinds that change what the market is rather than one answer: never spent, read by the server."""
-KINDS = ANSWER_KINDS | DATA_KINDS | STATE_KINDS | {"slow", "truncate", "clock_skew"}
+KINDS = ANSWER_KINDS | DATA_KINDS | STATE_KINDS | {"slow", "truncate", "trickle", "rest_gap", "clock_skew"}
 SYMBOL_STATUSES = ("PRE_TRADING", "TRADING", "POST_TRADING", "END_OF_DAY", "HALT", "AUCTION_MATCH", "BREAK")
 """Binance's spot symbol statuses (exchangeInfo ``status``)."""
 _ARG_KEY = {
@@ -101,11 +148,16 @@ _ARG_KEY = {
     "bad_number": "field",
     "duplicate_rows": "rows",
     "set_value": "value",
+    "misorder": "at",
+    "off_minute": "ms",
+    "rest_gap": "minute",
+    "trickle": "rate",
+    "unpublished": "period",
     "clock_skew": "ms",
     "unknown_symbol": "symbol",
     "symbol_status": "symbol",
 }
-_INT_KEYS = frozenset({"retry_after", "rows", "ms"})
+_INT_KEYS = frozenset({"retry_after", "rows", "ms", "span", "order_id", "at", "rate"})
 
 
 @dataclass
@@ -124,12 +176,27 @@ class Fault:
     rows: int = 1
     ms: int = 0
     value: Any = "-1.00000000"
+    minute: Optional[int | list[int]] = None
+    span: int = 1
+    order_id: Optional[int] = None
+    at: Optional[int] = None
+    rate: int = 100
+    period: Optional[str] = None
 
     def matches(self, path: str, symbols: Collection[str] = ()) -> bool:
         """True for a request to ``path`` naming ``symbols`` (see the module docstring)."""
         if self.symbol is not None and self.symbol not in symbols:
             return False
+        if self.kind == "unpublished":
+            parsed = archive.parse(path)
+            if parsed is None or (self.period is not None and parsed[2] != self.period):
+                return False
         return self.path in ("", "*") or path.startswith(self.path)
+
+    def minutes(self) -> frozenset[int]:
+        """The open times ``rest_gap`` drops: each ``minute`` and the ``span - 1`` after it."""
+        firsts = self.minute if isinstance(self.minute, list) else [self.minute]
+        return frozenset(m + i * 60_000 for m in firsts if m is not None for i in range(max(1, self.span)))
 
     @classmethod
     def from_dict(cls, d: dict) -> "Fault":
@@ -152,6 +219,15 @@ class Fault:
         """Refuse specs that would silently do nothing or the wrong thing; fill defaults."""
         if self.kind == "clock_skew" and self.symbol is not None:
             raise ValueError("clock_skew moves the whole server clock: it takes no 'symbol'")
+        minutes = self.minute if isinstance(self.minute, list) else [self.minute]
+        if not all(m is None or (isinstance(m, int) and not isinstance(m, bool)) for m in minutes):
+            raise ValueError(f"'minute' is an open time in ms (or, for rest_gap, a list of them), got {self.minute!r}")
+        if isinstance(self.minute, list) and self.kind != "rest_gap":
+            raise ValueError(f"fault kind {self.kind!r} targets one row: 'minute' is one open time")
+        if self.kind == "rest_gap" and self.minute in (None, []):
+            raise ValueError("fault kind 'rest_gap' needs a 'minute' (an open time in ms, or a list)")
+        if self.kind == "trickle" and int(self.rate) < 1:
+            raise ValueError("trickle 'rate' is bytes per second, at least 1")
         if self.kind not in STATE_KINDS:
             return
         if not self.symbol:
@@ -197,6 +273,8 @@ def _cli_value(kind: str, key: str, text: str) -> Any:
         return float(text)
     if key in ("field", "value"):  # a klines index, or an allOrders key / any value
         return int(text) if text.lstrip("-").isdigit() else text
+    if key == "minute":  # one open time, or (rest_gap) a comma-separated list
+        return [int(t) for t in text.split(",")] if "," in text else int(text)
     return text
 
 
@@ -284,41 +362,80 @@ def truncate(body: bytes) -> bytes:
     return body[: max(0, len(body) // 2)] if len(body) > 1 else b""
 
 
+def _target(fault: Fault, rows: list, klines: bool) -> Optional[int]:
+    """Index of the row a one-row fault changes: the middle one, or the one ``minute`` (klines) /
+    ``order_id`` (orders) names; None when the page does not hold it."""
+    if klines and isinstance(fault.minute, int):
+        return next((i for i, r in enumerate(rows) if r and r[0] == fault.minute), None)
+    if not klines and fault.order_id is not None:
+        return next((i for i, r in enumerate(rows) if r.get("orderId") == fault.order_id), None)
+    return len(rows) // 2
+
+
+def _conflicting(row: Any, klines: bool) -> Any:
+    """A row with the same identity as ``row`` (open time / orderId) and other values."""
+    other = copy.deepcopy(row)
+    if klines:
+        close = Decimal(row[4]) + 1
+        other[2] = str(max(Decimal(row[2]), close))
+        other[4] = str(close)
+        other[5] = str(Decimal(row[5]) * 2)
+    else:
+        filled = row.get("status") != "FILLED"
+        other["status"] = "FILLED" if filled else "CANCELED"
+        other["executedQty"] = row.get("origQty") if filled else "0.00000000"
+        other["cummulativeQuoteQty"] = row.get("cummulativeQuoteQty") if filled else "0.00000000"
+        other["updateTime"] = int(row.get("updateTime", 0)) + 1
+    return other
+
+
 def corrupt(fault: Fault, rows: list, endpoint: str, params: dict[str, str], now_ms: int) -> list:
-    """Apply a data fault to the parsed JSON rows of ``endpoint`` (klines or allOrders)."""
-    if not rows and fault.kind != "outside_window":
-        return rows
-    rows = copy.deepcopy(rows)
+    """Apply a data fault to the parsed JSON rows of ``endpoint`` (klines or an order list)."""
     klines = endpoint.endswith("/klines")
-    mid = len(rows) // 2
-    if fault.kind == "missing_field":
+    kind = fault.kind
+    if kind == "outside_window":
+        return _outside(copy.deepcopy(rows), klines, params, now_ms)
+    if kind == "off_minute" and not klines:
+        return rows
+    if kind == "empty" or not rows:
+        return []
+    rows = copy.deepcopy(rows)
+    if kind == "reverse":
+        return rows[::-1]
+    if kind == "misorder":
+        at = len(rows) // 2 if fault.at is None else fault.at
+        rows.insert(max(0, min(at, len(rows) - 2)), rows.pop())
+        return rows
+    i = _target(fault, rows, klines)
+    if i is None:
+        return rows
+    if kind == "missing_field":
         if klines:
-            idx = fault.field if isinstance(fault.field, int) else 4
-            del rows[mid][idx]
+            del rows[i][fault.field if isinstance(fault.field, int) else 4]
         else:
-            rows[mid].pop(fault.field if isinstance(fault.field, str) else "price", None)
-    elif fault.kind == "bad_number":
+            rows[i].pop(fault.field if isinstance(fault.field, str) else "price", None)
+    elif kind == "bad_number":
+        key = (fault.field if isinstance(fault.field, int) else 1) if klines else (
+            fault.field if isinstance(fault.field, str) else "price")
+        rows[i][key] = "abc"
+    elif kind == "wrong_field_count":
         if klines:
-            idx = fault.field if isinstance(fault.field, int) else 1
-            rows[mid][idx] = "abc"
+            rows[i].append("0")
         else:
-            rows[mid][fault.field if isinstance(fault.field, str) else "price"] = "abc"
-    elif fault.kind == "wrong_field_count":
-        if klines:
-            rows[mid].append("0")
-        else:
-            rows[mid]["unexpectedField"] = "0"
-    elif fault.kind == "set_value":
-        if klines:
-            rows[mid][fault.field if isinstance(fault.field, int) else 5] = fault.value
-        else:
-            rows[mid][fault.field if isinstance(fault.field, str) else "executedQty"] = fault.value
-    elif fault.kind == "duplicate_rows":
-        n = max(1, int(fault.rows))
-        picked = rows[mid : mid + n]
-        rows[mid + len(picked) : mid + len(picked)] = copy.deepcopy(picked)
-    elif fault.kind == "outside_window":
-        rows = _outside(rows, klines, params, now_ms)
+            rows[i]["unexpectedField"] = "0"
+    elif kind == "set_value":
+        key = (fault.field if isinstance(fault.field, int) else 5) if klines else (
+            fault.field if isinstance(fault.field, str) else "executedQty")
+        rows[i][key] = fault.value
+    elif kind == "duplicate_rows":
+        picked = rows[i : i + max(1, int(fault.rows))]
+        rows[i + len(picked) : i + len(picked)] = copy.deepcopy(picked)
+    elif kind == "conflicting_duplicate":
+        rows.insert(i + 1, _conflicting(rows[i], klines))
+    elif kind == "off_minute":
+        shift = fault.ms or 30_000
+        rows[i][0] += shift
+        rows[i][6] += shift
     return rows
 
 

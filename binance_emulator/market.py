@@ -20,9 +20,21 @@ How the numbers are made, and why:
   :data:`VOLUME_SCALE` (BTCUSDT is the deepest book).
 * Prices are kept as integer cents and volumes as integer 1e-8 units, then written as Binance's
   8-decimal strings, so every number is exact and aggregations add up digit for digit.
-* Missing minutes (no trading): a minute is missing when a hash of ``(seed, symbol, minute)`` is
-  ``0 mod 500`` (about 1 minute in 500, i.e. ~3 a day) -- see :func:`is_missing`. Missing minutes
-  are never returned, by REST or by the archive.
+* Missing minutes, never returned by REST or by the archive (gaps are real and permanent):
+
+  - *pair gaps* (no trading on one pair): a hash of ``(seed, symbol, minute)`` is ``0 mod 500``
+    (about 1 minute in 500, ~3 a day per pair) -- :func:`pair_gap`;
+  - *exchange gaps* (maintenance: no served symbol has the minute): a hash of ``(seed, minute)``
+    is ``0 mod 20,000`` (about one minute in 20,000, ~26 a year) -- :func:`exchange_gap`;
+  - *outages*: windows given with ``--outage START_MS:END_MS`` or ``POST /_emulator/outages``
+    (see :class:`Edits`): every minute overlapping ``[START_MS, END_MS)`` is missing for every
+    symbol.
+
+  :func:`is_missing` answers the two hash rules; :func:`missing_minutes` lists a symbol's missing
+  minutes in a window, with their cause (``"pair"`` or ``"exchange"``, outages included).
+* Revised minutes: ``POST /_emulator/archive_revisions`` changes one field of one closed minute
+  (Binance corrected its data); REST and every archive file covering the minute serve the revised
+  value from then on (see :class:`Edits`).
 
 A generated day is cached (:func:`functools.lru_cache`), so a 1,000-row page costs a slice and a
 string join.
@@ -38,14 +50,18 @@ import math
 import random
 import time
 from datetime import datetime, timezone
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Iterable, Iterator, Optional
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 MINUTES_PER_DAY = 1440
 MISSING_ONE_IN = 500
-"""A minute is missing when its hash is 0 modulo this number (see :func:`is_missing`)."""
+"""A pair's minute is missing when its hash is 0 modulo this number (see :func:`pair_gap`)."""
+EXCHANGE_GAP_ONE_IN = 20_000
+"""A minute is missing on every symbol when its hash is 0 modulo this number (:func:`exchange_gap`)."""
 
 
 def _utc_ms(year: int, month: int, day: int) -> int:
@@ -122,14 +138,136 @@ def _hash64(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
-def is_missing(symbol: str, minute_ms: int, seed: int = 0) -> bool:
-    """True when the minute starting at ``minute_ms`` has no candle (no trading).
+def pair_gap(symbol: str, minute_ms: int, seed: int = 0) -> bool:
+    """True when ``symbol`` alone has no trade in the minute starting at ``minute_ms``.
 
-    Rule: ``blake2b("{seed}:{symbol}:{minute_ms}") as uint64 % 500 == 0``. Minutes before the
-    listing are of course also absent, but this function only answers the gap rule.
+    Rule: ``blake2b("{seed}:{symbol}:{minute_ms}") as uint64 % 500 == 0``.
     """
     digest = hashlib.blake2b(f"{seed}:{symbol}:{minute_ms}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % MISSING_ONE_IN == 0
+
+
+def exchange_gap(minute_ms: int, seed: int = 0) -> bool:
+    """True when no symbol has the minute starting at ``minute_ms`` (exchange maintenance).
+
+    Rule: ``blake2b("exchange:{seed}:{minute_ms}") as uint64 % 20000 == 0``. Independent of the
+    symbol, so the pairs lose the same minutes, as when the whole exchange stops.
+    """
+    digest = hashlib.blake2b(f"exchange:{seed}:{minute_ms}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % EXCHANGE_GAP_ONE_IN == 0
+
+
+def is_missing(symbol: str, minute_ms: int, seed: int = 0) -> bool:
+    """True when the minute starting at ``minute_ms`` has no candle by the generator's rules:
+    a pair gap (:func:`pair_gap`) or an exchange gap (:func:`exchange_gap`).
+
+    Minutes before the listing and outage windows (:class:`Edits`) are absent too, but this
+    function only answers the hash rules; :func:`missing_minutes` answers everything.
+    """
+    return pair_gap(symbol, minute_ms, seed) or exchange_gap(minute_ms, seed)
+
+
+def missing_minutes(
+    symbol: str, start_ms: int, end_ms: int, seed: int = 0, outages: Iterable[tuple[int, int]] = ()
+) -> dict[int, str]:
+    """The minutes with open time in [start_ms, end_ms] that ``symbol`` lacks, and why.
+
+    Cause ``"exchange"``: no symbol has it (an exchange gap, or a minute of one of ``outages``,
+    the ``(start_ms, end_ms)`` windows the emulator was given); ``"pair"``: this symbol alone
+    lacks it. Minutes before the listing are not gaps and are left out; the clock is not looked
+    at (future minutes are answered by the same rules).
+    """
+    edits = Edits(outages=tuple(outages))
+    out: dict[int, str] = {}
+    for t in range(max(listing_ms(symbol), _ceil(start_ms, MINUTE_MS)), end_ms + 1, MINUTE_MS):
+        if exchange_gap(t, seed) or edits.in_outage(t):
+            out[t] = "exchange"
+        elif pair_gap(symbol, t, seed):
+            out[t] = "pair"
+    return out
+
+
+KLINE_FIELD_NUMS: dict[int, int] = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 7: 5, 8: 6, 9: 7, 10: 8}
+"""Kline row index -> index in a numeric row. Prices are integer cents (the tick size is 0.01),
+volumes integer 1e-8 units, trades a count; 0 and 6 (times) and 11 (ignored) cannot be revised."""
+
+
+@dataclass(frozen=True)
+class Edits:
+    """What the operator changed on top of the generated market while the emulator runs.
+
+    ``outages``: ``(start_ms, end_ms)`` windows; a minute overlapping ``[start_ms, end_ms)`` has
+    no candle on any symbol (REST and archive alike). ``revisions``: ``(symbol, minute_ms,
+    kline field index, value in the field's integer units)`` (see :data:`KLINE_FIELD_NUMS`);
+    the last revision of a field wins. ``gone``: open times one REST answer lacks (the
+    ``rest_gap`` fault), skipped while the page is selected, so a page is still filled with the
+    minutes after them. Hashable, so a cached archive file is keyed by exactly the edits that
+    touch it and is rebuilt (new bytes, new checksum) when they change.
+    """
+
+    outages: tuple[tuple[int, int], ...] = ()
+    revisions: tuple[tuple[str, int, int, int], ...] = ()
+    gone: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.outages or self.revisions or self.gone)
+
+    def in_outage(self, minute_ms: int) -> bool:
+        return any(start < minute_ms + MINUTE_MS and minute_ms < end for start, end in self.outages)
+
+    def apply(self, symbol: str, minute_ms: int, nums: tuple) -> Optional[tuple]:
+        """The minute's numbers after the edits: None in an outage, else ``nums`` (the same
+        object when nothing is revised) with revised fields patched in."""
+        if minute_ms in self.gone or self.in_outage(minute_ms):
+            return None
+        for sym, t, field, value in self.revisions:
+            if sym == symbol and t == minute_ms:
+                i = KLINE_FIELD_NUMS[field]
+                nums = nums[:i] + (value,) + nums[i + 1:]
+        return nums
+
+    def touching(self, symbol: str, start_ms: int, end_ms: int) -> "Edits":
+        """The part of the edits that changes ``symbol``'s minutes opening in [start_ms, end_ms)."""
+        if not self:
+            return self
+        return Edits(
+            tuple(o for o in self.outages if o[0] < end_ms and start_ms < o[1] + MINUTE_MS),
+            tuple(r for r in self.revisions if r[0] == symbol and start_ms <= r[1] < end_ms),
+            frozenset(t for t in self.gone if start_ms <= t < end_ms),
+        )
+
+
+NO_EDITS = Edits()
+
+
+def field_text(field: int, units: int) -> str | int:
+    """A kline field's integer units (see :data:`KLINE_FIELD_NUMS`) as the row carries it."""
+    return units if field == 8 else _fmt_price(units) if field <= 4 else _fmt_units(units)
+
+
+def field_units(field: int, value: object) -> int:
+    """A revised kline value in its field's integer units (see :data:`KLINE_FIELD_NUMS`).
+
+    Raises ValueError, saying why, for a field that cannot be revised or a value that does not
+    fit it: prices (1-4) are multiples of the tick size 0.01, volumes (5, 7, 9, 10) have at
+    most 8 decimals, the number of trades (8) is an integer. Values are strings as Binance
+    sends them ("95000.12000000"); the number of trades may also be a JSON integer.
+    """
+    if isinstance(field, bool) or field not in KLINE_FIELD_NUMS:
+        raise ValueError(f"field must be one of {sorted(KLINE_FIELD_NUMS)} (a kline index), got {field!r}")
+    if field == 8 and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value if isinstance(value, str) else ""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    scale = 1 if field == 8 else 100 if field <= 4 else 100_000_000
+    if not number.is_finite() or len(text) > 40 or (number * scale) % 1 != 0:
+        what = ("a price, a multiple of 0.01" if field <= 4 else "an integer" if field == 8
+                else "a volume with at most 8 decimals")
+        raise ValueError(f"value for field {field} must be {what}, as a string like \"95000.12000000\"; got {value!r}")
+    return int(number * scale)
 
 
 def _anchor_price(symbol: str, day_ms: int, seed: int) -> float:
@@ -201,13 +339,19 @@ def _day_rng(symbol: str, day_ms: int, seed: int) -> random.Random:
     return random.Random(f"{seed}:{symbol}:{day_ms}")
 
 
+def _fixed(value: int, digits: int) -> str:
+    """An integer count of 10**-digits units as a decimal string (sign-safe: revisions may be < 0)."""
+    whole, frac = divmod(abs(value), 10**digits)
+    return f"{'-' if value < 0 else ''}{whole}.{frac:0{digits}d}"
+
+
 def _fmt_price(cents: int) -> str:
     """Integer cents as Binance's 8-decimal price string."""
-    return f"{cents // 100}.{cents % 100:02d}000000"
+    return _fixed(cents, 2) + "000000"
 
 
 def _fmt_units(units: int) -> str:
-    return f"{units // 100_000_000}.{units % 100_000_000:08d}"
+    return _fixed(units, 8)
 
 
 class _Day:
@@ -304,8 +448,8 @@ def candle(symbol: str, minute_ms: int, seed: int = 0, now_ms: Optional[int] = N
     return rows[0] if rows else None
 
 
-def _iter_minutes(symbol: str, lo: int, hi: int, seed: int, reverse: bool) -> Iterator[tuple[int, tuple, str]]:
-    """Yield ``(open_ms, nums, json)`` of existing minutes in [lo, hi] (minute-aligned)."""
+def _generated_minutes(symbol: str, lo: int, hi: int, seed: int, reverse: bool) -> Iterator[tuple[int, tuple, str]]:
+    """Yield ``(open_ms, nums, json)`` of the generator's existing minutes in [lo, hi] (minute-aligned)."""
     if lo > hi:
         return
     if not reverse:
@@ -332,6 +476,24 @@ def _iter_minutes(symbol: str, lo: int, hi: int, seed: int, reverse: bool) -> It
             day_ms -= DAY_MS
 
 
+def _iter_minutes(
+    symbol: str, lo: int, hi: int, seed: int, reverse: bool, edits: "Edits"
+) -> Iterator[tuple[int, tuple, str]]:
+    """Yield ``(open_ms, nums, json)`` of existing minutes in [lo, hi] after ``edits``.
+
+    Edits are few, so the common case (none touching the window) costs one check per call.
+    """
+    edits = edits.touching(symbol, lo, hi + MINUTE_MS)
+    for t, nums, js in _generated_minutes(symbol, lo, hi, seed, reverse):
+        if edits:
+            edited = edits.apply(symbol, t, nums)
+            if edited is None:
+                continue
+            if edited is not nums:
+                nums, js = edited, _json_of(_row_list(t, t + MINUTE_MS - 1, edited))
+        yield t, nums, js
+
+
 def _ceil(ms: int, step: int) -> int:
     return -(-ms // step) * step
 
@@ -344,15 +506,17 @@ def klines_json(
     start_ms: Optional[int] = None,
     end_ms: Optional[int] = None,
     limit: int = 500,
+    edits: Edits = NO_EDITS,
 ) -> list[str]:
     """Rows of GET /api/v3/klines as compact JSON texts, in Binance's selection order.
 
     With ``start_ms``: the first ``limit`` candles with open time in [start, end]; with only
     ``end_ms``: the last ``limit`` candles up to end; with neither: the latest ``limit``. The
     current minute's candle is returned still open (values so far, closeTime in the future).
+    ``edits``: outages and revised values (see :class:`Edits`).
     """
     if interval != "1m":
-        return [_json_of(r) for r in _aggregated(symbol, seed, now_ms, interval, start_ms, end_ms, limit)]
+        return [_json_of(r) for r in _aggregated(symbol, seed, now_ms, interval, start_ms, end_ms, limit, edits)]
     now_minute = now_ms - now_ms % MINUTE_MS
     lo = listing_ms(symbol)
     if start_ms is not None:
@@ -362,9 +526,9 @@ def klines_json(
         hi = min(hi, end_ms - end_ms % MINUTE_MS)
     out: list[str] = []
     reverse = start_ms is None
-    for t, nums, js in _iter_minutes(symbol, lo, hi, seed, reverse):
+    for t, nums, js in _iter_minutes(symbol, lo, hi, seed, reverse, edits):
         if t == now_minute:
-            js = _row_json(t, _partial(nums, now_ms - t))
+            js = _json_of(_row_list(t, t + MINUTE_MS - 1, _partial(nums, now_ms - t)))
         out.append(js)
         if len(out) >= limit:
             break
@@ -374,11 +538,12 @@ def klines_json(
 
 
 def minute_rows(
-    symbol: str, start_ms: int, end_ms: int, seed: int = 0, now_ms: Optional[int] = None
+    symbol: str, start_ms: int, end_ms: int, seed: int = 0, now_ms: Optional[int] = None, edits: Edits = NO_EDITS
 ) -> list[list]:
     """All 1m rows with open time in [start_ms, end_ms] (no limit), as Binance would return them.
 
-    Tests and the archive use this; it is the same data REST pages serve.
+    Tests and the archive use this; it is the same data REST pages serve. Give ``edits`` (e.g.
+    ``Edits(outages=((start, end),))``) when the emulator runs with outages or revisions.
     """
     if now_ms is None:
         now_ms = int(time.time() * 1000)
@@ -386,16 +551,19 @@ def minute_rows(
     now_minute = now_ms - now_ms % MINUTE_MS
     hi = min(now_minute, end_ms - end_ms % MINUTE_MS)
     out: list[list] = []
-    for t, nums, _js in _iter_minutes(symbol, lo, hi, seed, False):
+    for t, nums, _js in _iter_minutes(symbol, lo, hi, seed, False, edits):
         if t == now_minute:
             nums = _partial(nums, now_ms - t)
         out.append(_row_list(t, t + MINUTE_MS - 1, nums))
     return out
 
 
-def iter_closed_rows(symbol: str, start_ms: int, end_ms: int, seed: int) -> Iterator[tuple[int, tuple]]:
+def iter_closed_rows(
+    symbol: str, start_ms: int, end_ms: int, seed: int, edits: Edits = NO_EDITS
+) -> Iterator[tuple[int, tuple]]:
     """Yield ``(open_ms, nums)`` for existing minutes in [start_ms, end_ms) -- for the archive."""
-    for t, nums, _js in _iter_minutes(symbol, max(start_ms, listing_ms(symbol)), end_ms - MINUTE_MS, seed, False):
+    lo = max(start_ms, listing_ms(symbol))
+    for t, nums, _js in _iter_minutes(symbol, lo, end_ms - MINUTE_MS, seed, False, edits):
         yield t, nums
 
 
@@ -424,11 +592,11 @@ def _bucket_next(interval: str, start: int) -> int:
     return start + INTERVAL_MS[interval]
 
 
-def _aggregate(symbol: str, seed: int, now_ms: int, b0: int, b1: int) -> Optional[list]:
-    """One candle over the minutes of [b0, b1), or None if none traded."""
+def _aggregate(symbol: str, seed: int, now_ms: int, b0: int, b1: int, edits: Edits) -> Optional[list]:
+    """One candle over the minutes of [b0, b1) (after ``edits``), or None if none traded."""
     now_minute = now_ms - now_ms % MINUTE_MS
     acc: Optional[list] = None
-    for t, nums, _js in _iter_minutes(symbol, b0, min(b1 - MINUTE_MS, now_minute), seed, False):
+    for t, nums, _js in _iter_minutes(symbol, b0, min(b1 - MINUTE_MS, now_minute), seed, False, edits):
         if t == now_minute:
             nums = _partial(nums, now_ms - t)
         o, hi, lo, c, vol, quote, trades, tb, tq = nums
@@ -446,7 +614,8 @@ def _aggregate(symbol: str, seed: int, now_ms: int, b0: int, b1: int) -> Optiona
 
 
 def _aggregated(
-    symbol: str, seed: int, now_ms: int, interval: str, start_ms: Optional[int], end_ms: Optional[int], limit: int
+    symbol: str, seed: int, now_ms: int, interval: str, start_ms: Optional[int], end_ms: Optional[int], limit: int,
+    edits: Edits,
 ) -> list[list]:
     if interval == "1s":
         return []  # no sub-minute data in this emulator
@@ -460,14 +629,14 @@ def _aggregated(
         b = max(b, first)
         while b <= last and len(out) < limit:
             nb = _bucket_next(interval, b)
-            row = _aggregate(symbol, seed, now_ms, b, nb)
+            row = _aggregate(symbol, seed, now_ms, b, nb, edits)
             if row is not None:
                 out.append(row)
             b = nb
         return out
     b = last
     while b >= first and len(out) < limit:
-        row = _aggregate(symbol, seed, now_ms, b, _bucket_next(interval, b))
+        row = _aggregate(symbol, seed, now_ms, b, _bucket_next(interval, b), edits)
         if row is not None:
             out.append(row)
         b = _bucket_start(interval, b - 1)

@@ -5,6 +5,8 @@
         emu.set_faults([{"kind": "429", "path": "/api/v3/klines", "count": 1},
                         {"kind": "unknown_symbol", "symbol": "BTCUSDC"}])
         print(emu.stats()["status_429"])
+        emu.add_outage(start_ms, end_ms)            # POST /_emulator/outages
+        emu.revise_archive("BTCUSDT", minute_ms, 4, "95000.00000000")  # POST /_emulator/archive_revisions
 
 The key must look like a Binance key (64 letters and digits) or the emulator refuses to start
 (:class:`EmulatorStartError` carries its message).
@@ -42,12 +44,14 @@ class EmulatorProcess:
         clock_offset_ms: Optional[int] = None,
         symbol: Optional[str] = None,
         faults: Sequence[str] = (),
+        outages: Sequence[tuple[int, int]] = (),
         extra_args: Sequence[str] = (),
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         """Options map onto the command line; ``faults`` are ``KIND:PATH:COUNT[:ARG][:KEY=VALUE...]``
-        strings (see :mod:`binance_emulator.faults`)."""
+        strings (see :mod:`binance_emulator.faults`), ``outages`` ``(start_ms, end_ms)`` windows
+        (``--outage``)."""
         args = ["--host", host, "--port", str(port)]
         for flag, value in (
             ("--api-key", api_key),
@@ -61,6 +65,8 @@ class EmulatorProcess:
                 args += [flag, str(value)]
         for spec in faults:
             args += ["--fault", spec]
+        for start, end in outages:
+            args += ["--outage", f"{start}:{end}"]
         self.args = args + list(extra_args)
         self.url = ""
         self._proc: Optional[subprocess.Popen] = None
@@ -118,8 +124,29 @@ class EmulatorProcess:
         return self._call("GET", "/_emulator/faults")
 
     def reset(self) -> None:
-        """Clear stats, weights, bans, faults and fault clock skew."""
+        """Clear stats, weights, bans, faults, fault clock skew, archive revisions and admin outages."""
         self._call("POST", "/_emulator/reset", {})
+
+    def revise_archive(self, symbol: str, minute: int, field: int, value: str | int,
+                       period: Optional[str] = None) -> dict:
+        """``POST /_emulator/archive_revisions``: Binance corrects one value of a closed minute;
+        returns the list of revisions (see :mod:`binance_emulator.server`)."""
+        body: dict[str, Any] = {"symbol": symbol, "minute": minute, "field": field, "value": value}
+        if period is not None:
+            body["period"] = period
+        return self._call("POST", "/_emulator/archive_revisions", body)
+
+    def archive_revisions(self) -> list[dict]:
+        """``GET /_emulator/archive_revisions``: the revisions made so far."""
+        return self._call("GET", "/_emulator/archive_revisions")["revisions"]
+
+    def add_outage(self, start_ms: int, end_ms: int) -> list[dict]:
+        """``POST /_emulator/outages``: no symbol has candles in minutes overlapping [start, end)."""
+        return self._call("POST", "/_emulator/outages", {"start": start_ms, "end": end_ms})["outages"]
+
+    def outages(self) -> list[dict]:
+        """``GET /_emulator/outages``: ``--outage`` windows and those added at run time."""
+        return self._call("GET", "/_emulator/outages")["outages"]
 
     def stop(self) -> None:
         """Terminate the process, and kill it if it has not exited within a second: it holds nothing

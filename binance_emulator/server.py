@@ -2,10 +2,25 @@
 
 Binance behaviour reproduced here (see DESIGN.md, "Binance facts"):
 
+* Endpoints: ``GET /api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo``, ``/api/v3/klines``
+  and the signed (USER_DATA, see :mod:`.signing`) ``/api/v3/allOrders``, ``/api/v3/openOrders``
+  and ``/api/v3/order``; the bulk archive under ``/data/`` (:mod:`.archive`).
+* ``openOrders``: ``symbol`` optional (without it: every served symbol); the orders open now
+  (NEW, PARTIALLY_FILLED, PENDING_NEW), ascending by orderId, no limit. ``order``: ``symbol``
+  and ``orderId`` or ``origClientOrderId`` (both: they must name the same order); that order
+  now; none of the two -> -1102 "Param 'origClientOrderId' or 'orderId' must be sent, but both
+  were empty/null!"; an order the account does not have (yet) -> HTTP 400 -2013 "Order does not
+  exist.". Order states follow the server clock (:mod:`.account`).
 * Every ``/api`` answer carries ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-USED-WEIGHT`` (weight used by
   the client IP in the current UTC minute of the server clock, this request included) and
   ``Content-Type: application/json;charset=UTF-8``. Weights: ping/time 1, klines 2,
-  exchangeInfo 20, allOrders 20. Failed requests (bad parameters, bad signature) cost weight too.
+  exchangeInfo 20, allOrders 20, openOrders 6 with ``symbol`` and 80 without, order 4. Failed
+  requests (bad parameters, bad signature) cost weight too.
+* ``--weight-limit`` is both what exchangeInfo's ``rateLimits`` REQUEST_WEIGHT/MINUTE says and
+  what is enforced.
+* One server clock (wall clock + ``--clock-offset-ms`` + the ``clock_skew`` fault) decides
+  ``/api/v3/time``, exchangeInfo ``serverTime``, signed timestamps, which candle is still open,
+  order states, archive availability and the weight minute.
 * A request that would take the minute over ``--weight-limit`` gets HTTP 429, -1003, with
   ``Retry-After`` = seconds to the next minute, and costs nothing. After 6 such 429s in one
   minute (the first plus 5 more), the next over-limit request bans the IP: HTTP 418,
@@ -15,13 +30,29 @@ Binance behaviour reproduced here (see DESIGN.md, "Binance facts"):
   candles, orders and archive; the ``unknown_symbol`` and ``symbol_status`` faults take one off the
   market or change its exchangeInfo status, and any fault can target one symbol.
 
-Admin endpoints (not Binance): ``GET /_emulator/stats``, ``GET``/``POST /_emulator/faults``
-(body format in :mod:`binance_emulator.faults`), ``POST /_emulator/reset`` (clears stats,
-weights, bans, faults and fault clock skew).
+Admin endpoints (not Binance; JSON in and out, 400 ``{"error": ...}`` for a bad body):
+
+* ``GET /_emulator/stats``; ``GET``/``POST /_emulator/faults`` (body format in
+  :mod:`binance_emulator.faults`).
+* ``POST /_emulator/archive_revisions`` ``{"symbol": "BTCUSDT", "minute": <open time ms>,
+  "field": <kline index 1-5 or 7-10>, "value": "<decimal string>", "period": "2025-03" or
+  "2025-03-01" (optional: checked to cover the minute)}``: Binance re-uploaded the files
+  covering that closed minute with one value corrected; REST and both archive files (monthly and
+  daily: new zip bytes, new checksum) serve the new value from then on. Prices are multiples
+  of 0.01, volumes have at most 8 decimals, trades (8) are an integer. A later revision of the
+  same field replaces it. Answers and ``GET`` list ``{"revisions": [{"symbol", "minute",
+  "field", "value", "files": [monthly zip path, daily zip path]}]}``.
+* ``POST /_emulator/outages`` ``{"start": ms, "end": ms}``: adds an outage window like
+  ``--outage`` (no symbol has a candle in a minute overlapping ``[start, end)``, REST and
+  archive alike); answers and ``GET`` list ``{"outages": [{"start", "end", "source": "cli" or
+  "admin"}]}``.
+* ``POST /_emulator/reset``: clears stats, weights, bans, faults, fault clock skew, archive
+  revisions and admin outages (``--outage`` windows stay).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -56,6 +87,7 @@ class Config:
     clock_offset_ms: int = 0
     symbol: str = "BTCUSDT"
     faults: list = field(default_factory=list)
+    outages: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def symbols(self) -> list[str]:
@@ -73,6 +105,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = JSON_TYPE
     drop: bool = False
+    trickle_rate: int = 0  # bytes per second of the body (``trickle`` fault); 0: at once
 
 
 class RateLimiter:
@@ -204,6 +237,21 @@ def _limit(params: dict[str, str], default: int = 500, maximum: int = 1000) -> i
     return value
 
 
+def _open_orders_weight(raw_query: str) -> int:
+    """openOrders costs 6 for one symbol, 80 for all of them (read leniently, before validation)."""
+    return 6 if _named_symbols("/api/v3/openOrders", raw_query) else 80
+
+
+def _admin_json(status: int, doc: object) -> Response:
+    return Response(status, json.dumps(doc).encode(), content_type="application/json")
+
+
+_Route = tuple[int | Callable[[str], int], Callable[[dict[str, str], str, dict[str, str], market.Edits], bytes]]
+"""A Binance endpoint: its weight (or how to tell it from the raw query) and its handler."""
+_LIST_PATHS = ("/api/v3/klines", "/api/v3/allOrders", "/api/v3/openOrders")
+"""Endpoints answering a JSON list, which the data faults act on."""
+
+
 class Emulator:
     """The application: turns a request into a :class:`Response`. Thread-safe."""
 
@@ -213,12 +261,18 @@ class Emulator:
         self.stats = Stats()
         self.faults = faults.FaultBook()
         self.faults.replace(list(config.faults))
-        self._routes: dict[str, tuple[int, Callable[[dict[str, str], str, dict[str, str]], bytes]]] = {
+        self._edits_lock = threading.Lock()
+        self._admin_outages: list[tuple[int, int]] = []
+        self._revisions: dict[tuple[str, int, int], int] = {}  # (symbol, minute, field) -> units
+        self.edits = market.Edits(outages=tuple(config.outages))
+        self._routes: dict[str, _Route] = {
             "/api/v3/ping": (1, self._ping),
             "/api/v3/time": (1, self._time),
             "/api/v3/exchangeInfo": (20, self._exchange_info),
             "/api/v3/klines": (2, self._klines),
             "/api/v3/allOrders": (20, self._all_orders),
+            "/api/v3/openOrders": (_open_orders_weight, self._open_orders),
+            "/api/v3/order": (4, self._order),
         }
 
     def served(self) -> list[str]:
@@ -241,18 +295,18 @@ class Emulator:
             if f.kind == "slow":
                 time.sleep(float(f.seconds))
         answer = next((f for f in applied if f.kind in faults.ANSWER_KINDS), None)
+        weight = 0
         if answer is not None:
-            resp = self._fault_answer(answer, self.limiter.used(ip, self.now_ms()))
-            self.stats.record(path, 0 if resp.drop else resp.status, 0, self.now_ms())
-            return resp
-        if path.startswith("/data/"):
+            resp = self._fault_answer(answer, self.limiter.used(ip, self.now_ms()), path)
+        elif path.startswith("/data/"):
             resp = self._archive(path)
-            weight = 0
         else:
-            resp, weight = self._api(method, path, raw_query, headers, ip)
-        if resp.status == 200:
+            gone = frozenset().union(*(f.minutes() for f in applied if f.kind == "rest_gap"))
+            view = dataclasses.replace(self.edits, gone=gone) if gone else self.edits
+            resp, weight = self._api(method, path, raw_query, headers, ip, view)
+        if answer is None and resp.status == 200:
             data_faults = [f for f in applied if f.kind in faults.DATA_KINDS]
-            if data_faults and path in ("/api/v3/klines", "/api/v3/allOrders"):
+            if data_faults and path in _LIST_PATHS:
                 rows = json.loads(resp.body)
                 params = _parse_query(raw_query)
                 for f in data_faults:
@@ -260,10 +314,14 @@ class Emulator:
                 resp.body = faults.dumps(rows)
             if any(f.kind == "truncate" for f in applied):
                 resp.body = faults.truncate(resp.body)
-        self.stats.record(path, resp.status, weight, self.now_ms())
+        resp.trickle_rate = next((int(f.rate) for f in applied if f.kind == "trickle"), 0)
+        self.stats.record(path, 0 if resp.drop else resp.status, weight, self.now_ms())
         return resp
 
-    def _api(self, method: str, path: str, raw_query: str, headers: dict[str, str], ip: str) -> tuple[Response, int]:
+    def _api(self, method: str, path: str, raw_query: str, headers: dict[str, str], ip: str,
+             view: market.Edits) -> tuple[Response, int]:
+        """Answer a Binance endpoint; ``view``: the market as this request sees it (edits, plus the
+        minutes a ``rest_gap`` fault takes from it)."""
         route = self._routes.get(path)
         now = self.now_ms()
         if route is None or method not in ("GET", "HEAD"):
@@ -271,12 +329,14 @@ class Emulator:
             err = ApiError(404, -1000, "An unknown error occurred while processing the request.")
             return self._error(err, used), 0
         weight, fn = route
+        if callable(weight):
+            weight = weight(raw_query)
         used, refused = self.limiter.charge(ip, weight, now)
         if refused is not None:
             return self._error(refused, used), 0
         try:
             params = _parse_query(raw_query)
-            body = fn(params, raw_query, headers)
+            body = fn(params, raw_query, headers, view)
         except ApiError as err:
             return self._error(err, used), weight
         return Response(200, body, self._weight_headers(used)), weight
@@ -292,10 +352,12 @@ class Emulator:
 
     # ---- faults ---------------------------------------------------------------------------------
 
-    def _fault_answer(self, f: faults.Fault, used: int) -> Response:
+    def _fault_answer(self, f: faults.Fault, used: int, path: str) -> Response:
         """The replacement answer of an answer-kind fault (``used``: the IP's weight so far)."""
         if f.kind == "drop":
             return Response(0, b"", drop=True)
+        if f.kind == "unpublished":
+            return Response(404, archive.not_found_body(path), content_type="application/xml")
         if f.kind == "html":
             status = f.status or 200
             return Response(status, faults.html_page(status), content_type="text/html")
@@ -319,26 +381,90 @@ class Emulator:
             snap = self.stats.snapshot()
             snap["faults_applied"] = self.faults.applied
             snap["server_time"] = self.now_ms()
-            return Response(200, json.dumps(snap).encode(), content_type="application/json")
+            return _admin_json(200, snap)
         if path == "/_emulator/faults" and method == "GET":
-            out = {"faults": self.faults.describe(), "clock_skew_ms": self.faults.clock_skew_ms}
-            return Response(200, json.dumps(out).encode(), content_type="application/json")
-        if path == "/_emulator/faults" and method == "POST":
-            try:
-                doc = json.loads(body or b"{}")
-                specs = [faults.Fault.from_dict(d) for d in doc.get("faults", [])]
-                if "clock_skew_ms" in doc:
-                    specs.append(faults.Fault(kind="clock_skew", ms=int(doc["clock_skew_ms"])))
-            except (ValueError, TypeError, AttributeError) as exc:
-                return Response(400, json.dumps({"error": str(exc)}).encode(), content_type="application/json")
-            self.faults.replace(specs)
-            return Response(200, json.dumps({"faults": self.faults.describe()}).encode(), content_type="application/json")
+            return _admin_json(200, {"faults": self.faults.describe(), "clock_skew_ms": self.faults.clock_skew_ms})
+        if path == "/_emulator/archive_revisions" and method == "GET":
+            return _admin_json(200, self._revision_list())
+        if path == "/_emulator/outages" and method == "GET":
+            return _admin_json(200, self._outage_list())
         if path == "/_emulator/reset" and method == "POST":
             self.faults.clear()
             self.stats.reset()
             self.limiter.reset()
-            return Response(200, b"{}", content_type="application/json")
-        return Response(404, b'{"error": "unknown admin endpoint"}', content_type="application/json")
+            with self._edits_lock:
+                self._admin_outages.clear()
+                self._revisions.clear()
+                self._rebuild_edits()
+            return _admin_json(200, {})
+        posts = {
+            "/_emulator/faults": self._set_faults,
+            "/_emulator/archive_revisions": self._add_revision,
+            "/_emulator/outages": self._add_outage,
+        }
+        if method == "POST" and path in posts:
+            try:
+                doc = json.loads(body or b"{}")
+                if not isinstance(doc, dict):
+                    raise ValueError("the body must be a JSON object")
+                return _admin_json(200, posts[path](doc))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                return _admin_json(400, {"error": str(exc)})
+        return _admin_json(404, {"error": "unknown admin endpoint"})
+
+    def _set_faults(self, doc: dict) -> dict:
+        specs = [faults.Fault.from_dict(d) for d in doc.get("faults", [])]
+        if "clock_skew_ms" in doc:
+            specs.append(faults.Fault(kind="clock_skew", ms=int(doc["clock_skew_ms"])))
+        self.faults.replace(specs)
+        return {"faults": self.faults.describe()}
+
+    def _rebuild_edits(self) -> None:
+        """Publish the current outages and revisions as one immutable :class:`market.Edits`
+        (call with ``_edits_lock`` held); requests read ``self.edits`` without a lock."""
+        revisions = tuple((sym, minute, fld, units) for (sym, minute, fld), units in sorted(self._revisions.items()))
+        self.edits = market.Edits(tuple(self.config.outages) + tuple(self._admin_outages), revisions)
+
+    def _add_outage(self, doc: dict) -> dict:
+        start, end = doc["start"], doc["end"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or start >= end:
+            raise ValueError(f"an outage is {{'start': ms, 'end': ms}} with start < end, got {doc!r}")
+        with self._edits_lock:
+            self._admin_outages.append((start, end))
+            self._rebuild_edits()
+        return self._outage_list()
+
+    def _outage_list(self) -> dict:
+        with self._edits_lock:
+            listed = [(o, "cli") for o in self.config.outages] + [(o, "admin") for o in self._admin_outages]
+        return {"outages": [{"start": s, "end": e, "source": src} for (s, e), src in listed]}
+
+    def _add_revision(self, doc: dict) -> dict:
+        symbol, minute, fld = doc.get("symbol"), doc.get("minute"), doc.get("field")
+        if symbol not in self.config.symbols:
+            raise ValueError(f"symbol must be one of {self.config.symbols}, got {symbol!r}")
+        if not isinstance(minute, int) or isinstance(minute, bool) or minute % market.MINUTE_MS:
+            raise ValueError(f"minute must be a candle's open time in ms (a multiple of 60000), got {minute!r}")
+        units = market.field_units(fld, doc.get("value"))
+        covering = [period for _freq, period in archive.periods_of(minute)]
+        if doc.get("period") is not None and doc["period"] not in covering:
+            raise ValueError(f"period {doc['period']!r} does not cover minute {minute} (its files: {covering})")
+        now = self.now_ms()
+        if minute + market.MINUTE_MS > now or not market.minute_rows(symbol, minute, minute, self.config.seed,
+                                                                      now, self.edits):
+            raise ValueError(f"{symbol} has no closed candle at minute {minute} to revise")
+        with self._edits_lock:
+            self._revisions[(symbol, minute, fld)] = units
+            self._rebuild_edits()
+        return self._revision_list()
+
+    def _revision_list(self) -> dict:
+        revisions = self.edits.revisions
+        return {"revisions": [
+            {"symbol": sym, "minute": minute, "field": fld, "value": market.field_text(fld, units),
+             "files": [archive.file_path(freq, sym, period) for freq, period in archive.periods_of(minute)]}
+            for sym, minute, fld, units in revisions
+        ]}
 
     # ---- bulk archive ---------------------------------------------------------------------------
 
@@ -349,17 +475,18 @@ class Emulator:
         freq, symbol, period, is_checksum = parsed
         if not archive.available(freq, symbol, period, self.now_ms()):
             return Response(404, archive.not_found_body(path), content_type="application/xml")
+        seed, edits = self.config.seed, self.edits
         if is_checksum:
-            return Response(200, archive.checksum_text(symbol, freq, period, self.config.seed),
+            return Response(200, archive.checksum_text(symbol, freq, period, seed, edits),
                             content_type="application/octet-stream")
-        return Response(200, archive.zip_bytes(symbol, freq, period, self.config.seed), content_type="application/zip")
+        return Response(200, archive.zip_bytes(symbol, freq, period, seed, edits), content_type="application/zip")
 
     # ---- Binance endpoints ----------------------------------------------------------------------
 
-    def _ping(self, params: dict[str, str], raw: str, headers: dict[str, str]) -> bytes:
+    def _ping(self, params: dict[str, str], raw: str, headers: dict[str, str], view: market.Edits) -> bytes:
         return b"{}"
 
-    def _time(self, params: dict[str, str], raw: str, headers: dict[str, str]) -> bytes:
+    def _time(self, params: dict[str, str], raw: str, headers: dict[str, str], view: market.Edits) -> bytes:
         return json.dumps({"serverTime": self.now_ms()}, separators=(",", ":")).encode()
 
     def _symbol(self, params: dict[str, str]) -> str:
@@ -372,7 +499,12 @@ class Emulator:
             raise errors.bad_symbol()
         return symbol
 
-    def _klines(self, params: dict[str, str], raw: str, headers: dict[str, str]) -> bytes:
+    def _signed(self, params: dict[str, str], raw: str, headers: dict[str, str]) -> None:
+        """The USER_DATA checks, in Binance's order (see :mod:`.signing`)."""
+        signing.check_api_key(headers.get("x-mbx-apikey"), self.config.api_key)
+        signing.check_signed(raw, params, self.config.api_secret, self.now_ms())
+
+    def _klines(self, params: dict[str, str], raw: str, headers: dict[str, str], view: market.Edits) -> bytes:
         if params.get("symbol", "") == "":
             raise errors.mandatory("symbol")
         if params.get("interval", "") == "":
@@ -386,12 +518,11 @@ class Emulator:
         end = _int_param(params, "endTime")
         if start is not None and end is not None and start > end:
             raise errors.start_after_end()
-        rows = market.klines_json(symbol, self.config.seed, self.now_ms(), interval, start, end, limit)
+        rows = market.klines_json(symbol, self.config.seed, self.now_ms(), interval, start, end, limit, view)
         return ("[" + ",".join(rows) + "]").encode()
 
-    def _all_orders(self, params: dict[str, str], raw: str, headers: dict[str, str]) -> bytes:
-        signing.check_api_key(headers.get("x-mbx-apikey"), self.config.api_key)
-        signing.check_signed(raw, params, self.config.api_secret, self.now_ms())
+    def _all_orders(self, params: dict[str, str], raw: str, headers: dict[str, str], view: market.Edits) -> bytes:
+        self._signed(params, raw, headers)
         symbol = self._symbol(params)
         order_id = _int_param(params, "orderId")
         start = _int_param(params, "startTime")
@@ -403,9 +534,31 @@ class Emulator:
                 raise errors.window_too_long(24)
         limit = _limit(params)
         orders = account.query(symbol, self.config.seed, self.now_ms(), order_id, start, end, limit)
-        return json.dumps(orders, separators=(",", ":")).encode()
+        return faults.dumps(orders)
 
-    def _exchange_info(self, params: dict[str, str], raw: str, headers: dict[str, str]) -> bytes:
+    def _open_orders(self, params: dict[str, str], raw: str, headers: dict[str, str], view: market.Edits) -> bytes:
+        self._signed(params, raw, headers)
+        symbols = [self._symbol(params)] if params.get("symbol") else self.served()
+        now = self.now_ms()
+        orders = [o for s in symbols for o in account.open_orders(s, self.config.seed, now)]
+        orders.sort(key=lambda o: (o["orderId"], o["symbol"]))
+        return faults.dumps(orders)
+
+    def _order(self, params: dict[str, str], raw: str, headers: dict[str, str], view: market.Edits) -> bytes:
+        self._signed(params, raw, headers)
+        symbol = self._symbol(params)
+        order_id = _int_param(params, "orderId")
+        client_id = params.get("origClientOrderId", "")
+        if order_id is None and client_id == "":
+            raise errors.either_mandatory("origClientOrderId", "orderId")
+        if order_id is None:
+            order_id = account.id_of_client_id(client_id)
+        state = account.order_state(symbol, order_id, self.config.seed, self.now_ms()) if order_id else None
+        if state is None or (client_id and state["clientOrderId"] != client_id):
+            raise errors.no_such_order()
+        return faults.dumps(state)
+
+    def _exchange_info(self, params: dict[str, str], raw: str, headers: dict[str, str], view: market.Edits) -> bytes:
         served = self.served()
         wanted = served
         if params.get("symbol"):
@@ -511,8 +664,23 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in resp.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if method != "HEAD":
+        if method == "HEAD":
+            return
+        if resp.trickle_rate:
+            self._trickle(resp.body, resp.trickle_rate)
+        else:
             self.wfile.write(resp.body)
+
+    def _trickle(self, body: bytes, rate: int) -> None:
+        """Send ``body`` at ``rate`` bytes per second, a piece every 0.1 s, so each read of the
+        client gets data well within any per-read timeout while the whole takes long."""
+        piece = max(1, rate // 10)
+        try:
+            for i in range(0, len(body), piece):
+                self.wfile.write(body[i : i + piece])
+                time.sleep(len(body[i : i + piece]) / rate)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         self._serve("GET")
