@@ -3,7 +3,6 @@ deadline is abandoned there, and REST replaces the file (no Dagster run)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone

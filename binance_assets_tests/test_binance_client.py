@@ -7,18 +7,22 @@ base URL and Binance's clock. No Dagster run: the resource is built and called a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
+import requests
 
 from binance_assets.binance.client import (
     BinanceCredentialsMissing,
     BinanceError,
     BinanceResource,
 )
+from binance_assets.binance.transport import BinanceAuth
 from binance_emulator.process import EmulatorProcess
 
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -286,3 +290,18 @@ def test_secrets_stay_out_of_errors_and_logs(emulator: EmulatorProcess, caplog: 
     told = f"{raised.value}\n{caplog.text}\n{binance.stats.as_metadata()}\n{binance!r}"
     assert "retrying" in told
     assert wrong not in told and KEY not in told and KEY[-4:] == binance.masked_api_key()[-4:]
+
+
+def test_python_binance_requests_are_rebased_and_signed_with_binance_clock() -> None:
+    """What the auth does to a request python-binance prepared for its own host: the base URL
+    (a path prefix kept), Binance's clock in ``timestamp``, the signature of what is sent."""
+    auth = BinanceAuth("http://proxy.example:8080/binance/", SECRET, lambda: 1_740_787_200_123)
+    sent = requests.Request(
+        "GET", "https://api.binance.com/api/v3/allOrders?recvWindow=10000&symbol=BTCUSDT&timestamp=1&signature=ab"
+    ).prepare()
+    unsigned = "recvWindow=10000&symbol=BTCUSDT&timestamp=1740787200123"
+    signature = hmac.new(SECRET.encode(), unsigned.encode(), hashlib.sha256).hexdigest()
+    assert auth(sent).url == f"http://proxy.example:8080/binance/api/v3/allOrders?{unsigned}&signature={signature}"
+    public = requests.Request("GET", "https://api.binance.com/api/v3/klines?symbol=BTCUSDT").prepare()
+    assert auth(public).url == "http://proxy.example:8080/binance/api/v3/klines?symbol=BTCUSDT"
+    assert SECRET not in repr(auth)

@@ -133,12 +133,15 @@ class BinanceResource(ConfigurableResource):
         if self._client is None:
             from binance.client import Client
 
-            self._client = Client(self.api_key, self.api_secret, ping=False, requests_params=self._http())
+            auth = BinanceAuth(self.api_url, self.api_secret, self._clock_estimate_ms)
+            self._client = Client(
+                self.api_key, self.api_secret, ping=False, requests_params={"auth": auth, **self._http()}
+            )
         return self._client
 
     def _http(self) -> dict[str, Any]:
-        auth = BinanceAuth(self.api_url, self.api_secret, self._clock_estimate_ms)
-        return {"auth": auth, **deadline_params(self.timeout_seconds, self._record_weight)}
+        """requests' arguments for every call: the deadline, and the weight header read."""
+        return deadline_params(self.timeout_seconds, self._record_weight)
 
     # -- the pair ----------------------------------------------------------------------------
 

@@ -46,34 +46,46 @@ def _body_within(seconds: float) -> Hook:
 
     def read_body(response: requests.Response, **_: Any) -> None:
         started = time.monotonic() - response.elapsed.total_seconds()
-        expired = threading.Event()
-
-        def expire() -> None:
-            expired.set()
-            try:
-                response.raw.shutdown()
-            except (RuntimeError, ValueError, OSError):  # already read and back in the pool
-                pass
-
-        watchdog = threading.Timer(max(0.0, started + seconds - time.monotonic()), expire)
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog = _Watchdog(response, started + seconds - time.monotonic())
         try:
             response.content  # noqa: B018 - reads and keeps the body
-        except Exception:
-            if not expired.is_set():
-                raise
         finally:
-            watchdog.cancel()
-        if expired.is_set():  # even a body that "ended": a shut socket reads as its end
-            response.close()
-            raise DeadlineExceeded(
-                f"{response.url.split('?')[0]} abandoned after {time.monotonic() - started:.1f}s "
-                f"(deadline {seconds:g}s for connect, headers and body)",
-                response=response,
-            )
+            if watchdog.stop():  # even a body that "ended": a shut socket reads as its end
+                response.close()
+                raise DeadlineExceeded(
+                    f"{response.url.split('?')[0]} abandoned after {time.monotonic() - started:.1f}s "
+                    f"(deadline {seconds:g}s for connect, headers and body)",
+                    response=response,
+                )
 
     return read_body
+
+
+class _Watchdog:
+    """Shuts a response's socket down when ``seconds`` have passed, unless the body was read."""
+
+    def __init__(self, response: requests.Response, seconds: float) -> None:
+        self._response, self._lock, self._done, self._cut = response, threading.Lock(), False, False
+        self._timer = threading.Timer(max(0.0, seconds), self._shut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _shut(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            try:
+                self._response.raw.shutdown()  # urllib3 >= 2.3: wakes the read blocked on it
+            except (RuntimeError, ValueError, OSError):  # read to its end, back in the pool
+                return
+            self._cut = True
+
+    def stop(self) -> bool:
+        """Stop watching; True when the deadline cut the body short."""
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        return self._cut
 
 
 class BinanceAuth(requests.auth.AuthBase):
