@@ -38,6 +38,7 @@ from pydantic import Field, PrivateAttr
 
 from binance_assets.partitions import DAY_MS, MINUTE_MS, epoch_ms
 from binance_assets.binance.client import PAGE_LIMIT, BinanceResource
+from binance_assets.binance.transport import DeadlineExceeded, deadline_params
 from binance_assets.datasets.contract import Page
 from binance_assets.settings import from_env
 
@@ -51,8 +52,8 @@ class ArchiveUnusable(Exception):
 
 
 class ArchiveUnreachable(ArchiveUnusable):
-    """The archive host did not answer (connection refused, timeout): the other files would each
-    wait as long, so REST serves the rest of the run."""
+    """The archive host did not answer in time (connection refused, timeout, a download past its
+    deadline): the other files would each wait as long, so REST serves the rest of the run."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ class BinanceArchive(ConfigurableResource):
         description="Hours before the start of the UTC day this many days ago come from the "
         "archive; 1 means before yesterday (daily files appear about a day late).",
     )
-    timeout_seconds: float = Field(default=60.0, description="Timeout of every archive download.")
+    timeout_seconds: float = Field(
+        default=60.0, description="Deadline of every archive download: connect, headers and the whole file."
+    )
 
     _stats: ArchiveStats = PrivateAttr(default_factory=ArchiveStats)
     _unreachable: bool = PrivateAttr(default=False)
@@ -177,8 +180,11 @@ class BinanceArchive(ConfigurableResource):
         return rows
 
     def _get(self, url: str) -> bytes:
+        """The file, whole, within ``timeout_seconds`` (a deadline: connect, headers and body)."""
         try:
-            response = requests.get(url, timeout=self.timeout_seconds)
+            response = requests.get(url, **deadline_params(self.timeout_seconds))
+        except DeadlineExceeded as error:
+            raise ArchiveUnreachable(str(error)) from error
         except (requests.ConnectionError, requests.Timeout) as error:
             raise ArchiveUnreachable(f"{url}: {type(error).__name__}") from error
         except requests.RequestException as error:

@@ -2,9 +2,11 @@
 
 python-binance has no retries, no rate-limit handling and no clock sync. This resource adds them:
 bounded retries with exponential backoff and jitter for transient failures (429 honouring
-``Retry-After``, 5xx, timeouts, dropped connections, unreadable bodies), an immediate stop on a
-418 ban, a pause when the per-minute weight (``X-MBX-USED-WEIGHT-1M``) nears the budget, and a
-measured server-clock offset for signed calls. It pages any time range at 1000 rows a request.
+``Retry-After``, 5xx, requests past their deadline, dropped connections, unreadable bodies), an
+immediate stop on a 418 ban, a pause when the per-minute weight (``X-MBX-USED-WEIGHT-1M``) nears
+the budget — a fraction of the limit Binance advertises in ``exchangeInfo`` unless configured —
+and a measured server-clock offset for signed calls. It pages any time range at 1000 rows a
+request. It uses python-binance's public methods only; ``transport`` holds what that takes.
 """
 
 from __future__ import annotations
@@ -24,15 +26,21 @@ if TYPE_CHECKING:  # python-binance costs ≈ 0.4 s to import: only the steps th
     from binance.client import Client
     from binance.exceptions import BinanceAPIException
 
+from binance_assets.binance.transport import BinanceAuth, DeadlineExceeded, binance_json, deadline_params
 from binance_assets.datasets.contract import Page
 from binance_assets.partitions import DAY_MS, MINUTE_MS
 from binance_assets.settings import from_env, secret
 
 PAGE_LIMIT = 1000
 CLOCK_SKEW_CODE = -1021
-# Request weights Binance documents for the endpoints used here; unknown ones count as 1.
-REQUEST_WEIGHT = {"klines": 2, "allOrders": 20, "time": 1, "exchangeInfo": 20}
 INVALID_SYMBOL_CODE = -1121
+# Request weights Binance documents for the endpoints used here (openOrders: with a symbol);
+# unknown ones count as 1.
+REQUEST_WEIGHT = {"klines": 2, "allOrders": 20, "openOrders": 6, "order": 4, "time": 1, "exchangeInfo": 20}
+FALLBACK_WEIGHT_LIMIT = 1200
+# A range that ends within this long of Binance's clock needs a pair that trades now.
+RECENT_MS = DAY_MS
+TRANSIENT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 class BinanceError(Exception):
@@ -59,14 +67,18 @@ class CallStats:
     retries: int = 0
     weight_used: int = 0
     max_weight_seen: int = 0
+    weight_limit: int | None = None  # the per-minute limit the throttle works to
+    weight_limit_source: str = ""  # "config" (run config or BINANCE_WEIGHT_LIMIT) or "exchangeInfo"
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)
 
     def as_metadata(self) -> dict[str, Any]:
+        limit = {"binance_weight_limit_1m": self.weight_limit, "binance_weight_limit_from": self.weight_limit_source}
         return {
             "binance_requests": self.requests,
             "binance_retries": self.retries,
             "binance_weight_used_1m": self.weight_used,
             "binance_max_weight_1m": self.max_weight_seen,
+            **(limit if self.weight_limit else {}),
         }
 
 
@@ -87,22 +99,28 @@ class BinanceResource(ConfigurableResource):
         description="API secret, needed for orders only. Default: BINANCE_API_SECRET.",
         repr=False,
     )
-    timeout_seconds: float = Field(default=10.0, description="Timeout of every HTTP request.")
+    timeout_seconds: float = Field(
+        default=10.0, description="Deadline of every HTTP request: connect, headers and the whole body."
+    )
     max_attempts: int = Field(default=6, description="Attempts per request before giving up.")
     backoff_seconds: float = Field(
         default=1.0, description="First retry delay; doubles per attempt, with jitter, up to 60 s."
     )
-    weight_limit: int = Field(default=6000, description="Binance REQUEST_WEIGHT per minute per IP.")
+    weight_limit: int | None = Field(
+        default_factory=from_env("weight_limit"),
+        description="Binance REQUEST_WEIGHT per minute per IP. Default: BINANCE_WEIGHT_LIMIT, else "
+        "the limit exchangeInfo advertises (asked once per run).",
+    )
     weight_budget: float = Field(
         default=0.8,
-        description="Fraction of weight_limit this process may use in a minute before it pauses.",
+        description="Fraction of the weight limit this process may use in a minute before it pauses.",
     )
 
     _client: Any = PrivateAttr(default=None)  # binance.client.Client, built on first use
-    _clock_synced: bool = PrivateAttr(default=False)
+    _offset_ms: int | None = PrivateAttr(default=None)  # Binance's clock minus ours; None: not measured
     _stats: CallStats = PrivateAttr(default_factory=CallStats)
     _weight_minute: int | None = PrivateAttr(default=None)
-    _trading: set[str] = PrivateAttr(default_factory=set)
+    _statuses: dict[str, str | None] = PrivateAttr(default_factory=dict)  # exchangeInfo status per pair
 
     @property
     def stats(self) -> CallStats:
@@ -110,36 +128,76 @@ class BinanceResource(ConfigurableResource):
 
     @property
     def client(self) -> Client:
+        """python-binance, its requests sent to ``api_url`` within the deadline, signed with
+        Binance's clock, their weight header read (``transport``)."""
         if self._client is None:
             from binance.client import Client
 
-            client = Client(
-                self.api_key,
-                self.api_secret,
-                ping=False,
-                requests_params={"timeout": self.timeout_seconds},
+            auth = BinanceAuth(self.api_url, self.api_secret, self._clock_estimate_ms)
+            self._client = Client(
+                self.api_key, self.api_secret, ping=False, requests_params={"auth": auth, **self._http()}
             )
-            client.API_URL = self.api_url.rstrip("/") + "/api"
-            self._client = client
         return self._client
 
-    # -- public data -------------------------------------------------------------------------
+    def _http(self) -> dict[str, Any]:
+        """requests' arguments for every call: the deadline, and the weight header read."""
+        return deadline_params(self.timeout_seconds, self._record_weight)
 
-    def require_trading(self, symbol: str) -> None:
-        """Fail a pair's step at its first call when Binance does not trade the pair (unknown,
-        delisted, halted), naming the symbol and Binance's status, instead of a run of empty hours."""
-        if symbol in self._trading:
-            return
-        try:
-            info = self._call("exchangeInfo", self.client._get, path="exchangeInfo", data={"symbol": symbol})
-        except BinanceError as error:
-            if error.code == INVALID_SYMBOL_CODE:
-                raise BinanceError(f"{symbol} is not a symbol of {self.api_url}: {error}", error.code) from None
-            raise
-        status = next((s.get("status") for s in info.get("symbols", []) if s.get("symbol") == symbol), None)
-        if status != "TRADING":
-            raise BinanceError(f"{symbol} is not trading on {self.api_url}: status {status or 'not listed'}")
-        self._trading.add(symbol)
+    # -- the pair ----------------------------------------------------------------------------
+
+    def require_trading(self, symbol: str, start_ms: int | None = None, end_ms: int | None = None) -> str:
+        """Binance's status of ``symbol`` (asked once per run), checked for the range
+        ``[start_ms, end_ms)`` about to be fetched.
+
+        An unknown symbol fails, naming it. A pair that is not TRADING (BREAK, HALT, ...) fails
+        when the range ends within the last 24 hours of Binance's clock (or no range is given):
+        those hours would be stored empty instead of saying why. Older hours are history Binance
+        still serves: they are fetched, with a warning naming the status.
+        """
+        status = self._status(symbol)
+        if status == "TRADING":
+            return status
+        recent = end_ms is None or end_ms > self.server_time_ms() - RECENT_MS
+        where = f"{symbol} is not trading on {self.api_url}: status {status}"
+        if recent:
+            raise BinanceError(f"{where}; its last 24 hours cannot be fetched (older hours can)")
+        get_dagster_logger().warning(f"{where}; fetching its history, which ended over 24 hours ago")
+        return status
+
+    def _status(self, symbol: str) -> str:
+        """exchangeInfo's status of ``symbol``, asked once per run; the weight limit comes with it."""
+        if symbol not in self._statuses:
+            try:
+                info = self._call("exchangeInfo", self._exchange_info, symbol=symbol)
+            except BinanceError as error:
+                if error.code == INVALID_SYMBOL_CODE:
+                    raise BinanceError(f"{symbol} is not a symbol of {self.api_url}: {error}", error.code) from None
+                raise
+            if self._stats.weight_limit is None and self.weight_limit is None:
+                self._stats.weight_limit, self._stats.weight_limit_source = advertised_weight_limit(info), "exchangeInfo"
+            self._statuses[symbol] = next(
+                (s.get("status") for s in info.get("symbols", []) if s.get("symbol") == symbol), None
+            )
+        status = self._statuses[symbol]
+        if status is None:
+            raise BinanceError(f"{symbol} is not a symbol of {self.api_url}: exchangeInfo does not list it")
+        return status
+
+    def _exchange_info(self, symbol: str) -> dict[str, Any]:
+        """``GET /api/v3/exchangeInfo?symbol=``: python-binance's ``get_exchange_info`` takes no
+        symbol and returns every pair (megabytes on binance.com) for the same weight."""
+        url = f"{self.api_url.rstrip('/')}/api/v3/exchangeInfo"
+        return binance_json(requests.get(url, params={"symbol": symbol}, **self._http()))
+
+    def _before_data(self, symbol: str, signed: bool = False) -> None:
+        """Credentials for a signed endpoint, and the weight limit before a pair's first request:
+        unless configured, the exchangeInfo ``require_trading`` asks for (once per run) tells it."""
+        if signed:
+            self.require_credentials()
+        if self.weight_limit is None and self._stats.weight_limit is None:
+            self._status(symbol)
+
+    # -- public data -------------------------------------------------------------------------
 
     def klines(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
         """1m klines with open time in [start_ms, end_ms), in 1000-row pages, closed candles only.
@@ -147,6 +205,7 @@ class BinanceResource(ConfigurableResource):
         One request covers 1000 minutes whatever the hour boundaries, so a range of N hours
         costs ceil(60·N/1000) requests (plus one when gaps shorten a page).
         """
+        self._before_data(symbol)
         cursor = start_ms
         while cursor < end_ms:
             params = dict(
@@ -169,7 +228,7 @@ class BinanceResource(ConfigurableResource):
         Binance allows at most 24 hours between startTime and endTime, so the range is walked in
         day windows; a window holding more than 1000 orders is continued by ``orderId``.
         """
-        self.require_credentials()
+        self._before_data(symbol, signed=True)
         for window_start in range(start_ms, end_ms, DAY_MS):
             window_end = min(window_start + DAY_MS, end_ms)
             params: dict[str, Any] = dict(
@@ -183,6 +242,18 @@ class BinanceResource(ConfigurableResource):
                 if len(page) < PAGE_LIMIT or len(inside) < len(page):
                     break
                 params = dict(symbol=symbol, orderId=page[-1]["orderId"] + 1, limit=PAGE_LIMIT)
+
+    def open_orders(self, symbol: str) -> list[dict[str, Any]]:
+        """The account's orders on ``symbol`` that are open now (NEW, PARTIALLY_FILLED, ...):
+        those whose stored status can still change. Weight 6 (with a symbol)."""
+        self._before_data(symbol, signed=True)
+        return self._signed("openOrders", self.client.get_open_orders, symbol=symbol)
+
+    def order(self, symbol: str, order_id: int) -> dict[str, Any]:
+        """One order's current state (``GET /api/v3/order``, weight 4): how a stored order that
+        was still open has settled."""
+        self._before_data(symbol, signed=True)
+        return self._signed("order", self.client.get_order, symbol=symbol, orderId=order_id)
 
     def require_credentials(self) -> None:
         missing = [
@@ -204,31 +275,30 @@ class BinanceResource(ConfigurableResource):
 
     def server_time_ms(self) -> int:
         """Binance's clock as estimated from ours plus the measured offset."""
-        if not self._clock_synced:
+        if self._offset_ms is None:
             self.sync_clock()
         return self._clock_estimate_ms()
 
     def _clock_estimate_ms(self) -> int:
-        """Our clock plus the offset measured so far, without syncing: the throttle runs inside
-        the sync's own request."""
-        return int(time.time() * 1000 + self.client.timestamp_offset)
+        """Our clock plus the offset measured so far, without syncing: the throttle and the
+        signing run inside the sync's own request."""
+        return int(time.time() * 1000 + (self._offset_ms or 0))
 
     def sync_clock(self) -> int:
-        """Measure the offset to ``/api/v3/time`` (midpoint of the round trip) and apply it."""
+        """Measure the offset to ``/api/v3/time`` (midpoint of the round trip); signed requests
+        and the throttle use it from now on."""
         before = time.time() * 1000
         server = self._call("time", self.client.get_server_time)["serverTime"]
         after = time.time() * 1000
-        offset = int(server - (before + after) / 2)
-        self.client.timestamp_offset = offset
-        self._clock_synced = True
-        get_dagster_logger().debug(f"Binance clock offset {offset} ms")
-        return offset
+        self._offset_ms = int(server - (before + after) / 2)
+        get_dagster_logger().debug(f"Binance clock offset {self._offset_ms} ms")
+        return self._offset_ms
 
     # -- transport ---------------------------------------------------------------------------
 
     def _signed(self, name: str, call: Callable[..., Any], **params: Any) -> Any:
         """A signed call: clock synced first; on -1021 resync once and try again."""
-        if not self._clock_synced:
+        if self._offset_ms is None:
             self.sync_clock()
         try:
             return self._call(name, call, **params)
@@ -246,14 +316,12 @@ class BinanceResource(ConfigurableResource):
         log = get_dagster_logger()
         for attempt in range(1, self.max_attempts + 1):
             self._throttle(REQUEST_WEIGHT.get(name, 1))
+            started = time.monotonic()
             try:
                 self._stats.requests += 1
                 self._stats.requests_by_endpoint[name] = self._stats.requests_by_endpoint.get(name, 0) + 1
-                result = call(**params)
-                self._record_weight(self.client.response)
-                return result
+                return call(**params)
             except BinanceAPIException as error:
-                self._record_weight(error.response)
                 delay, cause = self._transient_delay(name, error, attempt)
                 if delay is None:
                     raise BinanceError(
@@ -261,8 +329,10 @@ class BinanceResource(ConfigurableResource):
                         f"code {error.code}: {error.message}",
                         code=error.code,
                     ) from None
-            except (requests.Timeout, requests.ConnectionError, BinanceRequestException) as error:
+            except (*TRANSIENT_ERRORS, BinanceRequestException) as error:
                 delay, cause = self._backoff(attempt), f"{type(error).__name__}: {_short(error)}"
+                if not isinstance(error, DeadlineExceeded):  # its message has the time already
+                    cause += f", after {time.monotonic() - started:.1f}s"
             if attempt == self.max_attempts:
                 raise BinanceError(
                     f"Binance {name} {_describe(params)} failed {attempt} times; last cause: {cause}"
@@ -295,9 +365,8 @@ class BinanceResource(ConfigurableResource):
     def _backoff(self, attempt: int) -> float:
         return min(60.0, self.backoff_seconds * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
-    def _record_weight(self, response: requests.Response | None) -> None:
-        if response is None:
-            return
+    def _record_weight(self, response: requests.Response, **_: Any) -> None:
+        """Response hook: the weight Binance says this IP used in the current minute."""
         used = response.headers.get("X-MBX-USED-WEIGHT-1M")
         if used is not None and used.isdigit():
             self._stats.weight_used = int(used)
@@ -307,7 +376,12 @@ class BinanceResource(ConfigurableResource):
     def _throttle(self, weight: int) -> None:
         """Pause until the next minute when a request of ``weight`` would take this minute's
         weight over the budget, so the budget is a ceiling, not a trigger."""
-        budget = self.weight_limit * self.weight_budget
+        limit = self.weight_limit or self._stats.weight_limit
+        if limit is None:
+            return  # only the exchangeInfo (and /time) that tell the limit come before it
+        if self.weight_limit is not None:
+            self._stats.weight_limit, self._stats.weight_limit_source = limit, "config"
+        budget = limit * self.weight_budget
         now_ms = self._clock_estimate_ms()
         if self._weight_minute != now_ms // MINUTE_MS:
             return  # Binance counts weight per minute: a new minute starts from zero
@@ -315,11 +389,21 @@ class BinanceResource(ConfigurableResource):
             return
         wait = (MINUTE_MS - now_ms % MINUTE_MS) / 1000 + 0.05
         get_dagster_logger().info(
-            f"Binance weight {self._stats.weight_used} reached the budget {budget:.0f}/min; "
-            f"pausing {wait:.1f}s"
+            f"Binance weight {self._stats.weight_used} reached the budget {budget:.0f}/min "
+            f"(limit {limit} from {self._stats.weight_limit_source}); pausing {wait:.1f}s"
         )
         time.sleep(wait)
         self._stats.weight_used = 0
+
+
+def advertised_weight_limit(info: dict[str, Any]) -> int:
+    """REQUEST_WEIGHT per 1 MINUTE from exchangeInfo's ``rateLimits``; when it lists none, the
+    lowest limit Binance runs (binance.us's), with a warning."""
+    for limit in info.get("rateLimits") or []:
+        if (limit.get("rateLimitType"), limit.get("interval"), limit.get("intervalNum")) == ("REQUEST_WEIGHT", "MINUTE", 1):
+            return int(limit["limit"])
+    get_dagster_logger().warning(f"exchangeInfo advertises no REQUEST_WEIGHT per minute; assuming {FALLBACK_WEIGHT_LIMIT}")
+    return FALLBACK_WEIGHT_LIMIT
 
 
 def _is_closed(row: Any, now_ms: int) -> bool:
