@@ -86,21 +86,19 @@ def run_hours(
     assets: Sequence[Any] = CANDLE_ASSETS,
     instance: DagsterInstance | None = None,
     selection: Sequence[str] | None = None,
+    refetch: bool = False,
 ) -> ExecuteInProcessResult:
     """Materialize ``assets`` (or only the ``selection`` of them by name, e.g. ``candles``, the
-    rest read from the lake) for one hour, or for ``start...end`` as a single run."""
+    rest read from the lake) for one hour, or for ``start...end`` as a single run; ``refetch``
+    fetches hours again that the lake already holds complete."""
     if selection is not None:
         selection = [key(name) for name in selection]
+    raw_nodes = [a.node_def.name for a in assets if a.key.path[-1].startswith("raw_")]
+    run_config = {"ops": {name: {"config": {"refetch": True}} for name in raw_nodes}} if refetch else None
+    common = dict(resources=resources, instance=instance, selection=selection, raise_on_error=False, run_config=run_config)
     if end is None:
-        return materialize(
-            assets, resources=resources, partition_key=start, instance=instance,
-            selection=selection, raise_on_error=False,
-        )
-    tags = {RANGE_START_TAG: start, RANGE_END_TAG: end}
-    return materialize(
-        assets, resources=resources, tags=tags, instance=instance, selection=selection,
-        raise_on_error=False,
-    )
+        return materialize(assets, partition_key=start, **common)
+    return materialize(assets, tags={RANGE_START_TAG: start, RANGE_END_TAG: end}, **common)
 
 
 def failure_messages(result: ExecuteInProcessResult) -> str:

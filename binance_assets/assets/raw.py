@@ -126,7 +126,7 @@ def materialize_raw(
         binance.require_credentials()
         get_dagster_logger().info(f"reading {place.symbol} {dataset.name} with API key {binance.masked_api_key()}")
     if len(skip) < len(keys):
-        binance.require_trading(place.symbol)
+        binance.require_trading(place.symbol, *hour_span(keys))
     incomplete: list[str] = []
     rows = duplicates = 0
     with storing(lambda key, hour: zone.store(place, key, hour)) as put:

@@ -14,7 +14,7 @@ from dagster import materialize
 from binance_assets.assets.pair import pair_assets
 from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.lake_files import folder, hour_ms, local_files, parquet
-from binance_assets_tests.runs import failure_messages, lake_resources, node
+from binance_assets_tests.runs import HOURS as PARTITIONS, failure_messages, lake_resources, node
 from binance_assets.settings import DEFAULTS
 from binance_emulator.process import EmulatorProcess
 
@@ -82,14 +82,19 @@ def test_a_failing_pair_leaves_the_other_complete(emulator, lake) -> None:
     assert not any("BTCFOO" in key for key in files)
 
 
-def test_a_pair_binance_does_not_trade_fails_with_its_status(lake) -> None:
+def test_a_pair_binance_does_not_trade_fails_recent_hours_and_keeps_its_history(lake, caplog) -> None:
+    """A pair in BREAK: its recent hours fail naming the status (nothing to fetch), while its
+    history is still fetched (Binance serves it), with a warning naming the status."""
+    halted = pair_assets("BTCUSDC", DEFAULTS["BINANCE_START_DATE"])[0]
     with EmulatorProcess() as emulator:
         emulator.set_faults([{"kind": "symbol_status", "symbol": "BTCUSDC", "status": "BREAK"}])
-        halted = pair_assets("BTCUSDC", DEFAULTS["BINANCE_START_DATE"])[0]
-        result = materialize(
-            [halted.raw, halted.cooked], resources=lake_resources(lake, emulator.url),
-            partition_key="2025-03-01-12:00", raise_on_error=False,
-        )
-    assert not result.success
-    assert "BTCUSDC is not trading on" in failure_messages(result) and "status BREAK" in failure_messages(result)
-    assert local_files(lake) == {}
+        resources = lake_resources(lake, emulator.url)
+        recent = materialize([halted.raw, halted.cooked], resources=resources,
+                             partition_key=PARTITIONS.get_last_partition_key(), raise_on_error=False)
+        history = materialize([halted.raw, halted.cooked], resources=resources,
+                              partition_key="2025-03-01-12:00", raise_on_error=False)
+    assert not recent.success
+    assert "BTCUSDC is not trading on" in failure_messages(recent) and "status BREAK" in failure_messages(recent)
+    assert history.success, failure_messages(history)
+    assert any("BTCUSDC" in r.getMessage() and "BREAK" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert any("hour=12" in key for key in local_files(lake))

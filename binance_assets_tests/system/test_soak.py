@@ -67,9 +67,9 @@ def test_lake_equals_a_clean_run_after_soaking_in_faults(
     deadline = time.monotonic() + SOAK_SECONDS
     while time.monotonic() < deadline:
         soaked.set_faults(random_faults(rng, malformed=rng.random() < MALFORMED_SHARE))
-        result = run_hours(any_lake.resources(soaked.url), *random_range(rng), assets=ALL_ASSETS)
+        result = run_hours(any_lake.resources(soaked.url), *random_range(rng), assets=ALL_ASSETS, refetch=True)
         if not result.success:
-            assert "the response is kept at" in failure_messages(result), failure_messages(result)
+            assert "the answer is kept at" in failure_messages(result), failure_messages(result)
             failed_runs += 1
 
     soaked.set_faults(random_faults(rng, malformed=False))

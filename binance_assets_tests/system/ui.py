@@ -31,7 +31,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from binance_assets_tests.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 START_TIMEOUT_S = 120
