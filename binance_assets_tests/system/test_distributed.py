@@ -359,7 +359,7 @@ def test_range_on_two_celery_workers_matches_the_single_process_lake(
 
     # Every step ran once, on a worker: in the pool process of one of the two, both used, never in
     # the launcher.
-    assert len(steps) == len(PAIRS) * 3, steps  # raw, cooked, the cooked table's checks
+    assert len(steps) == len(PAIRS) * 2, steps  # raw, and cooked with its checks
     worker_of = {pid: worker_name(cluster, pid) for pid in steps.values()}
     assert all(worker_of.values()), (worker_of, steps)
     assert launcher.pid not in steps.values()
@@ -456,6 +456,6 @@ def assert_secret_nowhere(cluster: Cluster, launcher_output: str, run_id: str) -
     backend = redis.Redis.from_url(cluster.broker)
     results = {key: backend.get(key) or b"" for key in backend.scan_iter("celery-task-meta-*")}
     ours = {key: value for key, value in results.items() if run_id.encode() in value}
-    assert len(ours) == len(PAIRS) * 3, "not every step's result is in the result backend"
+    assert len(ours) == len(PAIRS) * 2, "not every step's result is in the result backend"
     assert not [key for key, value in ours.items() if API_SECRET.encode() in value]
     backend.delete(*ours)  # else Redis expires them after a day
