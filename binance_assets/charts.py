@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 import polars as pl
@@ -36,7 +36,14 @@ UP = (38, 150, 90)
 DOWN = (205, 50, 50)
 VOLUME = (120, 140, 160)
 PRESENT_MINUTE = (200, 222, 205)
-MISSING_MINUTE = (235, 110, 0)
+# A missing minute's colour tells its cause (the gap ledger, binance.gaps).
+CAUSE_COLOURS = {
+    "exchange": (110, 70, 170),  # no configured pair has it: maintenance
+    "pair": (235, 110, 0),  # this pair alone, and the archive agrees: no trades
+    "pending": (230, 190, 0),  # not verifiable yet (archive not published)
+    "recovered": (40, 150, 200),  # REST lacked it, the archive had it: present now
+}
+MISSING_MINUTE = CAUSE_COLOURS["pair"]
 # Binance's order statuses, in the order they are stacked (bottom up) and listed in the legend.
 STATUS_COLOURS = {
     "NEW": (60, 120, 200),
@@ -53,7 +60,7 @@ OTHER_STATUS = (120, 80, 160)
 
 # Text is antialiased, dark on white: greys between the two, plus every colour drawn.
 GREYS = [tuple(TEXT[i] + (255 - TEXT[i]) * step // 15 for i in range(3)) for step in range(16)]
-PALETTE_COLOURS = [BACKGROUND, TEXT, GRID, UP, DOWN, VOLUME, PRESENT_MINUTE, MISSING_MINUTE,
+PALETTE_COLOURS = [BACKGROUND, TEXT, GRID, UP, DOWN, VOLUME, PRESENT_MINUTE, *CAUSE_COLOURS.values(),
                    *STATUS_COLOURS.values(), OTHER_STATUS, *GREYS]
 
 FONT = ImageFont.load_default(size=12)
@@ -71,14 +78,15 @@ def markdown_image(png: bytes, alt: str) -> str:
     return f"![{text}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
-def candles_day_png(frame: pl.DataFrame, day: date) -> bytes:
+def candles_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | None = None) -> bytes:
     """The day's candles (30-minute candles made from the 1-minute ones) over a volume panel and
-    hours UTC, then a strip of the day's 1,440 minutes where each minute without a candle is
-    marked in orange."""
+    hours UTC, then a strip of the day's 1,440 minutes where each minute the gap ledger lists is
+    coloured by its cause (``causes``: minute of the day → cause; by default every minute without
+    a candle, as ``pair``)."""
     image, draw = _canvas()
     rows = _in_day(frame, "candle_open_time", day)
     pairs = rows["trading_pair"].unique().sort().to_list()
-    missing = missing_minutes(rows, day)
+    missing = dict(causes) if causes is not None else dict.fromkeys(missing_minutes(rows, day), "pair")
     draw.text((PLOT_LEFT, 8), f"{' '.join(pairs) or 'no pair'} {day} UTC: {rows.height} one-minute "
               f"candles, drawn as {CANDLE_MINUTES}-minute candles", font=FONT, fill=TEXT)
     buckets = _candle_buckets(rows, day)
@@ -101,7 +109,7 @@ def missing_minutes(frame: pl.DataFrame, day: date) -> list[int]:
     return minutes.filter(~minutes.is_in(present.implode())).to_list()
 
 
-def orders_day_png(frame: pl.DataFrame, day: date) -> bytes:
+def orders_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | None = None) -> bytes:
     """The day's orders per hour (24 bars, UTC), each bar stacked by order status, with a legend
     giving each status's total."""
     image, draw = _canvas()
@@ -232,21 +240,27 @@ def _draw_hours(draw: ImageDraw.ImageDraw, bottom: int) -> None:
     draw.text((PLOT_LEFT - 16, bottom + 5), "hour UTC", font=SMALL_FONT, fill=TEXT, anchor="rt")
 
 
-def _draw_strip(draw: ImageDraw.ImageDraw, missing: Sequence[int]) -> None:
-    """The day's minutes, left to right; a missing minute is at least two pixels wide, so a single
-    one stays visible although a minute is narrower than a pixel."""
+def _draw_strip(draw: ImageDraw.ImageDraw, causes: Mapping[int, str]) -> None:
+    """The day's minutes, left to right, each listed minute in its cause's colour; a minute is
+    at least two pixels wide, so a single one stays visible although a minute is narrower than a
+    pixel. Below, a legend with each cause's count."""
     draw.text((PLOT_LEFT - 6, (STRIP_TOP + STRIP_BOTTOM) / 2), "minutes", font=SMALL_FONT, fill=TEXT, anchor="rm")
     draw.rectangle((PLOT_LEFT, STRIP_TOP, PLOT_RIGHT - 1, STRIP_BOTTOM), fill=PRESENT_MINUTE)
-    for minute in missing:
+    for minute, cause in sorted(causes.items()):
         x = minute_x(minute)
-        draw.rectangle((x, STRIP_TOP, max(x + 1, minute_x(minute + 1) - 1), STRIP_BOTTOM), fill=MISSING_MINUTE)
-    shown = ", ".join(f"{minute // 60:02d}:{minute % 60:02d}" for minute in missing[:8])
-    more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-    summary = f"{len(missing)} missing minute{'' if len(missing) == 1 else 's'}"
-    if missing:
-        summary += f": {shown}{more}"
-    draw.rectangle((PLOT_LEFT, STRIP_BOTTOM + 10, PLOT_LEFT + 8, STRIP_BOTTOM + 18), fill=MISSING_MINUTE)
-    draw.text((PLOT_LEFT + 14, STRIP_BOTTOM + 8), summary, font=SMALL_FONT, fill=TEXT)
+        colour = CAUSE_COLOURS.get(cause, MISSING_MINUTE)
+        draw.rectangle((x, STRIP_TOP, max(x + 1, minute_x(minute + 1) - 1), STRIP_BOTTOM), fill=colour)
+    left = PLOT_LEFT
+    for cause, colour in CAUSE_COLOURS.items():
+        count = sum(1 for found in causes.values() if found == cause)
+        draw.rectangle((left, STRIP_BOTTOM + 10, left + 8, STRIP_BOTTOM + 18), fill=colour)
+        label = f"{cause} {count}"
+        draw.text((left + 12, STRIP_BOTTOM + 8), label, font=SMALL_FONT, fill=TEXT)
+        left += 24 + int(draw.textlength(label, font=SMALL_FONT))
+    shown = ", ".join(f"{m // 60:02d}:{m % 60:02d}" for m in sorted(causes)[:6])
+    more = f" and {len(causes) - 6} more" if len(causes) > 6 else ""
+    draw.text((left + 8, STRIP_BOTTOM + 8), f"missing: {shown}{more}" if causes else "no minute missing",
+              font=SMALL_FONT, fill=TEXT)
 
 
 def _status_order(present: Sequence[str]) -> list[str]:

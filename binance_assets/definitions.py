@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dagster import Definitions, EnvVar
 
-from binance_assets import automation
+from binance_assets import automation, sensors
 from binance_assets.assets.pair import IO_MANAGER, pair_assets
 from binance_assets.binance.archive import BinanceArchive
 from binance_assets.binance.client import BinanceResource
@@ -47,8 +47,10 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=schedules,
         sensors=[
             automation.daily_tables(pairs),
-            automation.heal_hours(pairs, jobs, hours, settings),
-            automation.dead_runs,
+            sensors.heal_hours(pairs, jobs, hours, settings),
+            sensors.settle_orders(pairs, jobs, settings),
+            sensors.archive_revisions(pairs, jobs, hours),
+            sensors.dead_runs,
         ],
         resources={
             "binance": BinanceResource(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import polars as pl
-from dagster import AssetCheckEvaluation, AssetExecutionContext, AssetKey, MaterializeResult
+from dagster import AssetCheckEvaluation, AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
 from binance_assets import checks
 from binance_assets.assets.figures import hour_metadata, run_hours
@@ -15,6 +15,9 @@ from binance_assets.lake.resource import Lake
 from binance_assets.lake.storage import LakeError
 from binance_assets.lake.zones import CookedHour, Place, RawHour, read_ahead, storing
 from binance_assets.partitions import HOUR_MS, epoch_ms, key_of_ms, partition_hour
+
+
+UNSETTLED = "unsettled"  # metadata of an hour whose rows may still change: key → last update time
 
 
 def previous_row(lake: Lake, place: Place, key: str) -> pl.DataFrame | None:
@@ -40,22 +43,27 @@ def materialize_cooked(
     keys = run_hours(context)
     zone = lake.cooked_zone()
     verdicts: dict[str, checks.Verdict] = {}
+    unsettled: dict[str, dict[str, int]] = {}
     previous = previous_row(lake, place, keys[0])
     with storing(lambda key, hour: zone.store(place, key, hour)) as put:
         for batch in batches(read_ahead(raw)):
             hours = [HourRows(key, partition_hour(key), hour.rows(), hour.complete) for key, hour in batch]
             frame = cook(dataset, hours, place.symbol)
-            for hour, table_hour, verdict in zip(
-                hours, split_hours(frame, len(hours)), checks.judge(dataset, frame, hours, previous)
+            for (key, raw_hour), table_hour, verdict in zip(
+                batch, split_hours(frame, len(hours)), checks.judge(dataset, frame, hours, previous)
             ):
-                put(hour.key, CookedHour(table_hour, verdict.as_json()))
-                verdicts[hour.key] = verdict
+                put(key, CookedHour(table_hour, {**verdict.as_json(), "provenance": dict(raw_hour.provenance)}))
+                verdicts[key] = verdict
+                if dataset.unsettled and (live := dataset.unsettled(table_hour)):
+                    unsettled[key] = live
             previous = frame.tail(1) if frame.height else previous
     exceptions = {
         key: {"complete": verdict.complete, "valid": verdict.valid}
         for key, verdict in verdicts.items()
         if not (verdict.complete and verdict.valid)
     }
+    for key, live in unsettled.items():  # what may still change, watched until it settles
+        exceptions[key] = {**exceptions.get(key, {}), UNSETTLED: MetadataValue.json(live)}
     totals = {
         "hours": len(keys),
         "dagster/row_count": sum(verdict.rows for verdict in verdicts.values()),

@@ -10,7 +10,7 @@ from the UI is refused while an hour is open or invalid.
 
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, timezone
 
 import polars as pl
 from dagster import (
@@ -29,13 +29,18 @@ from dagster import (
     asset,
 )
 
+from pyiceberg.catalog import Catalog
+
 from binance_assets.charts import markdown_image
 from binance_assets.datasets.contract import Dataset
+from binance_assets.gaps import CAUSES, GAPS, causes_of, ledger_day, minutes_of
 from binance_assets.iceberg.days import write_day
 from binance_assets.iceberg.resource import Warehouse
-from binance_assets.iceberg.tables import open_table, schema_problems
+from binance_assets.iceberg.tables import open_table, scan_table, schema_problems
+from binance_assets.lake.resource import Lake
 from binance_assets.lake.zones import CookedHour, Hours, Place
-from binance_assets.partitions import DAY_FORMAT, day_hours
+from binance_assets.partitions import DAY_FORMAT, day_bounds, day_hours
+from binance_assets.settings import current
 
 # Every hour of the day passed every blocking check. Dagster's ``all_deps_blocking_checks_passed``
 # asks only that *some* hour of each dependency passed, so a day's 24 hours are asked the other way
@@ -89,6 +94,36 @@ def day_checks(stored_rows: Mapping[str, tuple[int, int]], problems: list[str]) 
     ]
 
 
+def gap_ledger(
+    catalog: Catalog, lake: Lake, dataset: Dataset, place: Place, day: date, hours: Mapping[str, CookedHour], frame: pl.DataFrame
+) -> tuple[dict[str, int], dict[int, str]]:
+    """Replace the pair-day of ``binance.gaps``: every missing minute with its cause, from the
+    pair's hours, the other configured pairs' hours in the lake, and the ledger so far."""
+    others = {symbol: other_minutes(lake, Place(dataset.name, symbol, place.raw_file), dataset, day)
+              for symbol in current().symbols if symbol != place.symbol}
+    start, end = day_bounds(day)
+    previous = scan_table(catalog, GAPS).filter(
+        (pl.col("symbol") == place.symbol) & pl.col("minute").is_between(start, end, closed="left")
+    ).collect()
+    archived = {n for n, hour in enumerate(hours.values()) if hour.verdict.get("provenance", {}).get("source") == "archive"}
+    ledger = ledger_day(place.symbol, day, minutes_of(frame, dataset.time_column, day), archived, others,
+                        previous, datetime.now(timezone.utc))
+    write_day(catalog, GAPS, place.symbol, day, ledger)
+    counts = {f"gaps_{cause}": ledger.filter(pl.col("cause") == cause).height for cause in CAUSES}
+    return counts, causes_of(ledger, day)
+
+
+def other_minutes(lake: Lake, place: Place, dataset: Dataset, day: date) -> set[int] | None:
+    """Another pair's minutes of the day, or None unless its 24 hours are complete in the lake."""
+    zone, keys = lake.cooked_zone(), day_hours(day.strftime(DAY_FORMAT))
+    if not all(zone.exists(place, key) for key in keys):
+        return None
+    hours = [zone.read(place, key) for key in keys]
+    if not all(hour.verdict.get("complete") for hour in hours):
+        return None
+    return minutes_of(pl.concat([hour.frame for hour in hours]), dataset.time_column, day)
+
+
 def daily_asset(
     dataset: Dataset, place: Place, cooked: AssetKey, days: DailyPartitionsDefinition, io_manager: str
 ) -> AssetsDefinition:
@@ -111,7 +146,7 @@ def daily_asset(
         description=f"{place.symbol}'s days in the Iceberg table binance.{dataset.name}: one data file per "
         f"day, built from 24 complete, checked hours, replaced atomically when rebuilt, with a picture.",
     )
-    def daily(context: AssetExecutionContext, hours: Hours, warehouse: Warehouse) -> MaterializeResult:
+    def daily(context: AssetExecutionContext, hours: Hours, warehouse: Warehouse, lake: Lake) -> MaterializeResult:
         catalog = warehouse.catalog()
         stored = {}
         for day_key in context.partition_keys:
@@ -120,10 +155,12 @@ def daily_asset(
                 raise Failure(f"{place.symbol} {dataset.name} {day_key} is not built: " + "; ".join(refused),
                               metadata={"unusable_hours": MetadataValue.md("\n".join(f"- {r}" for r in refused))})
             frame = pl.concat([hour.frame for hour in day.values()])
-            written = write_day(catalog, dataset, place.symbol, datetime.strptime(day_key, DAY_FORMAT).date(), frame)
-            png = dataset.picture(frame, written.day)
+            when = datetime.strptime(day_key, DAY_FORMAT).date()
+            written = write_day(catalog, dataset, place.symbol, when, frame)
+            figures, causes = gap_ledger(catalog, lake, dataset, place, when, day, frame) if dataset.on_the_minute else ({}, {})
+            png = dataset.picture(frame, written.day, causes)
             context.add_asset_metadata({
-                "dagster/row_count": frame.height, **written.metadata(),
+                "dagster/row_count": frame.height, **written.metadata(), **figures,
                 "picture": MetadataValue.md(markdown_image(png, f"{place.symbol} {dataset.name} {day_key}")),
             }, partition_key=day_key)
             stored[day_key] = (written.stored_rows, frame.height)

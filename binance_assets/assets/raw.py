@@ -38,6 +38,7 @@ class FetchedHour:
     rows: list[Any]
     complete: bool
     duplicates_dropped: int
+    provenance: dict[str, str]  # where the rows came from: REST, or which archive file and checksum
 
 
 class QuarantinedResponse(Exception):
@@ -61,6 +62,7 @@ def split_pages(
     start, end = hour_span(keys)
     hours: list[list[Any]] = [[] for _ in keys]
     dropped = [0] * len(keys)
+    sources = [{"source": "rest"} for _ in keys]
     last: Last | None = None
     done = 0  # hours handed out so far
     asked_at = start
@@ -75,6 +77,10 @@ def split_pages(
             hours[(dataset.time_of(row) - start) // HOUR_MS].append(row)
         for time in repeats:
             dropped[(time - start) // HOUR_MS] += 1
+        if page.request.get("endpoint") == "archive":  # the file vouches for every hour of its span
+            lo, hi = ((edge - start) // HOUR_MS for edge in page.request["span"])
+            for index in range(max(lo, 0), min(hi, len(keys))):
+                sources[index] = {"source": "archive", "file": page.request["url"], "sha256": page.request["sha256"]}
         asked_at = max(asked_at, page.asked_at_ms)
 
     def ended_before(index: int) -> bool:  # a later row, or Binance's clock, says the hour is over
@@ -83,7 +89,7 @@ def split_pages(
     for page in pages:
         accept(page)
         while done < len(keys) and ended_before(done):
-            yield FetchedHour(keys[done], hours[done], True, dropped[done])
+            yield FetchedHour(keys[done], hours[done], True, dropped[done], sources[done])
             done += 1
     tail = next((i for i in range(done, len(keys)) if not hours[i] and not ended_before(i)), len(keys))
     closed = lambda i: start + (i + 1) * HOUR_MS <= asked_at  # noqa: E731 - by Binance's clock when asked
@@ -92,7 +98,7 @@ def split_pages(
             accept(page)
     for index in range(done, len(keys)):
         complete = ended_before(index) or closed(index)
-        yield FetchedHour(keys[index], hours[index], complete, dropped[index])
+        yield FetchedHour(keys[index], hours[index], complete, dropped[index], sources[index])
 
 
 def spans(keys: list[str], skip: set[str]) -> Iterator[list[str]]:
@@ -135,7 +141,7 @@ def materialize_raw(
             fetch = lambda s, e, rest=False: dataset.fetch(binance, archive, place.symbol, s, e, rest)  # noqa: E731
             try:
                 for hour in split_pages(dataset, place.symbol, span, fetch(start, end), lambda s, e: fetch(s, e, True)):
-                    put(hour.key, RawHour.of(hour.rows, hour.complete))
+                    put(hour.key, RawHour.of(hour.rows, hour.complete, hour.provenance))
                     rows, duplicates = rows + len(hour.rows), duplicates + hour.duplicates_dropped
                     if not hour.complete:
                         incomplete.append(hour.key)

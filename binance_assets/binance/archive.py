@@ -25,7 +25,6 @@ import calendar
 import csv
 import hashlib
 import io
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,6 +73,7 @@ class ArchiveStats:
     bytes: int = 0
     rows: int = 0
     rest_spans: list[str] = field(default_factory=list)
+    checksums: dict[str, str] = field(default_factory=dict)  # url → sha256 of every file used
 
     def as_metadata(self) -> dict[str, Any]:
         source = "+".join(
@@ -85,6 +85,8 @@ class ArchiveStats:
             "archive_bytes": self.bytes,
             "archive_rows": self.rows,
             "rest_spans": "; ".join(self.rest_spans[:100]) or "none",
+            # what the archive_revisions sensor watches: every file and checksum the hours came from
+            "archive_checksums": dict(self.checksums),
         }
 
 
@@ -112,17 +114,21 @@ class BinanceArchive(ConfigurableResource):
     def stats(self) -> ArchiveStats:
         return self._stats
 
-    def cutoff_ms(self) -> int:
-        """Hours starting before this instant are old enough for the archive."""
-        now = int(time.time() * 1000)
-        return now - now % DAY_MS - self.min_age_days * DAY_MS
+    def cutoff_ms(self, now_ms: int) -> int:
+        """Hours starting before this instant (by Binance's clock ``now_ms``) are old enough for
+        the archive."""
+        return now_ms - now_ms % DAY_MS - self.min_age_days * DAY_MS
+
+    def checksum(self, url: str) -> str:
+        """The sha256 an archive file's ``.CHECKSUM`` states now (one small request)."""
+        return self._get(url + ".CHECKSUM").split(b" ", 1)[0].decode(errors="replace").strip()
 
     def klines(
         self, binance: BinanceResource, symbol: str, start_ms: int, end_ms: int
     ) -> Iterator[Page]:
         """Closed 1m klines with open time in [start_ms, end_ms), in order, as REST pages would
         carry them: old spans from archive files, the rest (and any unusable file) by REST."""
-        archive_end = max(start_ms, min(end_ms, self.cutoff_ms())) if self.enabled else start_ms
+        archive_end = max(start_ms, min(end_ms, self.cutoff_ms(binance.server_time_ms()))) if self.enabled else start_ms
         rest_from = start_ms  # the first minute neither the archive nor REST has supplied yet
         for period in periods(start_ms, archive_end):
             if self._unreachable:
@@ -142,8 +148,9 @@ class BinanceArchive(ConfigurableResource):
             if rest_from < span_start:
                 yield from self._rest(binance, symbol, rest_from, span_start)
             asked_at = binance.server_time_ms()
-            for offset in range(0, len(rows), PAGE_LIMIT):
-                yield Page(rows[offset : offset + PAGE_LIMIT], self._request(symbol, period), asked_at)
+            request = self._request(symbol, period, span_start, span_end)
+            for offset in range(0, max(len(rows), 1), PAGE_LIMIT):  # an empty file still vouches for its span
+                yield Page(rows[offset : offset + PAGE_LIMIT], request, asked_at)
             rest_from = _covered_until(rows, span_start, span_end, period)
         if rest_from < end_ms:
             yield from self._rest(binance, symbol, rest_from, end_ms)
@@ -152,8 +159,10 @@ class BinanceArchive(ConfigurableResource):
         self._stats.rest_spans.append(f"{_iso(start_ms)} to {_iso(end_ms)}")
         yield from binance.klines(symbol, start_ms, end_ms)
 
-    def _request(self, symbol: str, period: Period) -> dict[str, Any]:
-        return {"endpoint": "archive", "url": self._url(symbol, period)}
+    def _request(self, symbol: str, period: Period, span_start: int, span_end: int) -> dict[str, Any]:
+        """Where a page came from: the file, its checksum, and the span of hours it vouches for."""
+        url = self._url(symbol, period)
+        return {"endpoint": "archive", "url": url, "sha256": self._stats.checksums[url], "span": [span_start, span_end]}
 
     def _url(self, symbol: str, period: Period) -> str:
         return (
@@ -169,10 +178,11 @@ class BinanceArchive(ConfigurableResource):
         """
         url = self._url(symbol, period)
         content = self._get(url)
-        expected = self._get(url + ".CHECKSUM").split(b" ", 1)[0].decode(errors="replace").strip()
+        expected = self.checksum(url)
         actual = hashlib.sha256(content).hexdigest()
         if actual != expected:
             raise ArchiveUnusable(f"{url}: sha256 {actual} does not match its .CHECKSUM {expected!r}")
+        self._stats.checksums[url] = actual
         self._stats.files += 1
         self._stats.bytes += len(content)
         rows = [row for row in read_zip(url, content) if start_ms <= row[0] < end_ms]
@@ -244,6 +254,13 @@ def periods(start_ms: int, end_ms: int) -> Iterator[Period]:
         else:
             yield Period("daily", _iso(day)[:10], day, day + DAY_MS)
             day += DAY_MS
+
+
+def period_of_url(url: str) -> tuple[int, int]:
+    """[start, end) in ms of the month or day an archive file's name states."""
+    name = url.rsplit("-1m-", 1)[1].removesuffix(".zip")
+    start = epoch_ms(datetime.strptime(name + ("-01" if len(name) == 7 else ""), "%Y-%m-%d").replace(tzinfo=timezone.utc))
+    return (_month(start).start_ms, _month(start).end_ms) if len(name) == 7 else (start, start + DAY_MS)
 
 
 def _month(day_ms: int) -> Period:

@@ -90,8 +90,11 @@ class Dataset:
     rules: Sequence[Rule]  # blocking: a cooked hour that breaks one is kept out of the tables
     warnings: Sequence[Rule]  # non-blocking: reported, the hour still counts
     fetch: Callable[..., Iterable[Page]]  # (binance, archive, symbol, start_ms, end_ms, rest_only) → pages
-    picture: Callable[[pl.DataFrame, date], bytes]  # the day in the UI
+    picture: Callable[[pl.DataFrame, date, Mapping[int, str]], bytes]  # the day in the UI (missing minutes by cause)
     needs_credentials: bool = False
+    # rows of a cooked hour that Binance may still change (orders not in a final status), by key →
+    # last update time in ms: watched until they settle (``automation.settle_orders``)
+    unsettled: Callable[[pl.DataFrame], dict[str, int]] | None = None
 
     @cached_property
     def raw_kinds(self) -> tuple[tuple[str, str], ...]:

@@ -36,6 +36,12 @@ def order_fields(order: Any, symbol: str) -> dict[str, Any] | None:
     return order if type(order) is dict else None
 
 
+def unsettled(frame: pl.DataFrame) -> dict[str, int]:
+    """The hour's orders that can still change (not in a final status): order id → update time."""
+    live = frame.filter(~pl.col("status").is_in(FINAL_STATUSES))
+    return dict(zip(live["order_id"].cast(pl.String), live["update_time"].dt.epoch("ms")))
+
+
 def order_time_of(order: Any) -> int | None:
     """An order's ``time``, also of a malformed order, so an error names its hour."""
     time = order.get("time") if type(order) is dict else None
@@ -77,4 +83,5 @@ ORDERS = Dataset(
     fetch=fetch,
     picture=charts.orders_day_png,
     needs_credentials=True,
+    unsettled=unsettled,
 )

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from typing import Any, TypeVar
@@ -51,15 +51,17 @@ def hour_folder(zone: str, dataset: str, symbol: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class RawHour:
-    """One hour of the raw zone: the JSON array Binance returned, byte for byte as stored, and
-    whether the hour is complete (closed by Binance's clock, every row there)."""
+    """One hour of the raw zone: the JSON array Binance returned, byte for byte as stored,
+    whether the hour is complete (closed by Binance's clock, every row there), and where it came
+    from (REST, or an archive file and its checksum), which ``_SUCCESS`` keeps as a small JSON."""
 
     data: bytes
     complete: bool
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, rows: list[Any], complete: bool) -> RawHour:
-        return cls(json.dumps(rows, separators=(",", ":")).encode(), complete)
+    def of(cls, rows: list[Any], complete: bool, provenance: Mapping[str, str] | None = None) -> RawHour:
+        return cls(json.dumps(rows, separators=(",", ":")).encode(), complete, dict(provenance or {}))
 
     def rows(self) -> list[Any]:
         return json.loads(self.data)
@@ -160,7 +162,7 @@ class RawZone:
             self.storage.delete(marker)
         self.storage.write(place.file("raw", key, place.raw_file), hour.data)
         if hour.complete:
-            self.storage.write(marker, b"")
+            self.storage.write(marker, json.dumps(hour.provenance, sort_keys=True).encode() if hour.provenance else b"")
 
     def read(self, place: Place, key: str) -> RawHour:
         data_key = place.file("raw", key, place.raw_file)
@@ -169,8 +171,11 @@ class RawZone:
                 f"raw partition {key} of {place.symbol} {place.dataset} is missing "
                 f"({self.storage.url(data_key)}): materialize the raw asset for it first"
             )
-        complete = self.storage.exists(place.file("raw", key, SUCCESS_MARKER))
-        return RawHour(self.storage.read(data_key), complete)
+        marker = place.file("raw", key, SUCCESS_MARKER)
+        if not self.storage.exists(marker):
+            return RawHour(self.storage.read(data_key), False)
+        provenance = self.storage.read(marker)
+        return RawHour(self.storage.read(data_key), True, json.loads(provenance) if provenance else {})
 
     def complete_hours(self, place: Place, keys: list[str]) -> set[str]:
         """The hours of ``keys`` whose ``_SUCCESS`` is stored, one listing per month."""

@@ -20,7 +20,7 @@ from dagster import (
     materialize,
 )
 
-from binance_assets import automation
+from binance_assets import sensors
 from binance_assets.partitions import epoch_ms
 from binance_assets.settings import Settings
 from binance_assets_tests.lake_files import folder, local_files
@@ -46,7 +46,7 @@ def lagging() -> Iterator[EmulatorProcess]:
 
 def heal(instance: DagsterInstance, resources: dict) -> list[RunRequest | SkipReason]:
     settings = Settings.from_env({"BINANCE_HEAL_LOOKBACK_HOURS": "24"})
-    sensor = automation.heal_hours([BTC_CANDLES], [], HOURS, settings)
+    sensor = sensors.heal_hours([BTC_CANDLES], [], HOURS, settings)
     with build_sensor_context(instance=instance, resources={"lake": resources["lake"], "binance": resources["binance"]}) as context:
         result = sensor(context)
         return list(result) if not isinstance(result, (RunRequest, SkipReason)) else [result]
@@ -63,7 +63,7 @@ def test_an_hour_stored_while_binance_lagged_heals_and_its_day_is_built(lagging:
     (request,) = heal(instance, resources)
     assert isinstance(request, RunRequest)
     assert request.asset_selection == [BTC_CANDLES.raw.key, BTC_CANDLES.cooked.key]
-    assert [request.tags[tag] for tag in automation.RANGE_TAGS] == [LAST, LAST], "only the open hour"
+    assert [request.tags[tag] for tag in sensors.RANGE_TAGS] == [LAST, LAST], "only the open hour"
 
     healed = run_hours(resources, LAST, instance=instance)
     assert healed.success, failure_messages(healed)
@@ -87,4 +87,4 @@ def test_hours_never_stored_are_asked_for_and_hours_in_progress_are_not(lagging:
     instance = DagsterInstance.ephemeral()
     lagging.set_faults([], clock_skew_ms=epoch_ms(BINANCE_CAUGHT_UP) - epoch_ms(BINANCE_BEHIND))
     (request,) = heal(instance, resources)
-    assert [request.tags[tag] for tag in automation.RANGE_TAGS] == [f"{DAY}-00:00", LAST]
+    assert [request.tags[tag] for tag in sensors.RANGE_TAGS] == [f"{DAY}-00:00", LAST]

@@ -156,7 +156,7 @@ def test_a_cli_killed_alone_leaves_no_step_running_and_its_run_is_failed_and_hea
     the run failed, and ``heal_hours`` asks for every hour the run left unfinished."""
     from dagster import DagsterInstance, DagsterRunStatus, PartitionKeyRange, build_sensor_context
 
-    from binance_assets import automation
+    from binance_assets import sensors
     from binance_assets_tests.runs import BTC_CANDLES, HOURS, lake_resources
 
     lake = local_lake(tmp_path / "lake")
@@ -176,12 +176,12 @@ def test_a_cli_killed_alone_leaves_no_step_running_and_its_run_is_failed_and_hea
         (run,) = instance.get_runs()
         assert run.status == DagsterRunStatus.STARTED
         with build_sensor_context(instance=instance) as context:
-            automation.dead_runs(context)
+            sensors.dead_runs(context)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
 
         keys = HOURS.get_partition_keys_in_range(PartitionKeyRange(START, END))
         with build_sensor_context(instance=instance) as context:
-            unfinished = automation.hours_to_heal(context, BTC_CANDLES, lake_resources(lake.url, slow_emulator.url)["lake"], keys, HOURS)
+            unfinished = sensors.hours_to_heal(context, BTC_CANDLES, lake_resources(lake.url, slow_emulator.url)["lake"], keys, HOURS)
     assert unfinished == keys, "no hour of the killed run counts as materialized and checked"
 
 

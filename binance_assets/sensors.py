@@ -1,0 +1,283 @@
+"""The sensors that keep the lake true to Binance. All ship running and act on their first
+evaluation after the daemon starts; each is cheap when there is nothing to do.
+
+* ``heal_hours`` (every 2 minutes) — every closed hour (by Binance's clock) of the look-back
+  (``BINANCE_HEAL_LOOKBACK_HOURS``) that is not complete in the lake, or whose cooked hour is
+  open, missing, or left unchecked by a run that died, is materialized again: one run per pair
+  and dataset for all of them. Cost when nothing is wrong: one Binance request (its clock).
+* ``settle_orders`` (every 2 minutes) — hours holding orders that can still change are watched;
+  one ``openOrders`` request per watched pair tells which changed, and exactly those hours are
+  fetched again, until all their orders are final.
+* ``archive_revisions`` (daily) — the ``.CHECKSUM`` of every archive file the lake was built from
+  is read again (one small request per file); a file Binance replaced is recorded (an observation
+  on the raw asset) and its hours fetched again. Hours whose missing minutes are ``pending`` in the
+  gap ledger are fetched again once their day's archive file is published.
+* ``dead_runs`` (every minute) — a run whose process died is marked failed (``run_process``).
+"""
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import polars as pl
+from dagster import (
+    AssetObservation,
+    AssetPartitionStatus,
+    AssetRecordsFilter,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    HourlyPartitionsDefinition,
+    RunRequest,
+    RunsFilter,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from binance_assets import run_process
+from binance_assets.assets.cooked import UNSETTLED
+from binance_assets.assets.pair import DatasetAssets
+from binance_assets.binance.archive import ArchiveUnusable, BinanceArchive, period_of_url
+from binance_assets.binance.client import BinanceResource
+from binance_assets.gaps import GAPS
+from binance_assets.iceberg.resource import Warehouse
+from binance_assets.iceberg.tables import scan_table
+from binance_assets.lake.resource import Lake
+from binance_assets.lake.zones import Place
+from binance_assets.partitions import HOUR_MS, key_of_ms, partition_hour
+from binance_assets.settings import Settings
+
+AssetJob = Any
+# How a run request names a single-run range of partitions (the CLI and the UI write the same).
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+EVERY_2_MINUTES, DAILY = 120, 86_400
+RECORDS_PAGE = 1000
+
+
+def hour_run(pair: DatasetAssets, keys: Sequence[str], run_key: str, refetch: bool = False) -> RunRequest:
+    """One run of a pair's dataset over ``keys`` (as one range, from the first to the last)."""
+    config = {"ops": {pair.raw.node_def.name: {"config": {"refetch": True}}}} if refetch else {}
+    return RunRequest(
+        run_key=run_key,
+        job_name=f"{pair.dataset.name}_job",
+        asset_selection=[pair.raw.key, pair.cooked.key],
+        tags=dict(zip(RANGE_TAGS, (min(keys), max(keys)))),
+        run_config=config,
+    )
+
+
+def latest_materializations(context: SensorEvaluationContext, pair: DatasetAssets, keys: list[str]) -> dict[str, Any]:
+    """Each hour's newest materialization record of the pair's cooked asset."""
+    latest: dict[str, Any] = {}
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(pair.cooked.key, asset_partitions=keys), limit=2 * len(keys)
+    ).records
+    for record in records:
+        latest.setdefault(record.partition_key, record)
+    return latest
+
+
+def new_materializations(context: SensorEvaluationContext, key: Any, after: int | None) -> Iterator[Any]:
+    """Every materialization record of ``key`` stored after the storage id ``after``, oldest first."""
+    cursor = None
+    while True:
+        result = context.instance.fetch_materializations(
+            AssetRecordsFilter(key, after_storage_id=after), limit=RECORDS_PAGE, cursor=cursor, ascending=True
+        )
+        yield from result.records
+        if not result.has_more:
+            return
+        cursor = result.cursor
+
+
+def value_of(record: Any, name: str) -> Any:
+    entry = record.asset_materialization.metadata.get(name)
+    return getattr(entry, "value", None)
+
+
+# ---- heal_hours ------------------------------------------------------------------------------
+
+def hours_to_heal(
+    context: SensorEvaluationContext, pair: DatasetAssets, lake: Lake, keys: list[str], hours: HourlyPartitionsDefinition
+) -> list[str]:
+    """The closed ``keys`` of one pair's dataset that are not complete and checked."""
+    place = Place(pair.dataset.name, pair.symbol, pair.dataset.raw_file)
+    complete = lake.raw_zone().complete_hours(place, keys)
+    status = context.instance.get_status_by_partition(pair.cooked.key, keys, hours) or {}
+    latest = latest_materializations(context, pair, keys)
+    runs = list({record.run_id for record in latest.values()})
+    failed = {r.dagster_run.run_id for r in context.instance.get_run_records(
+        RunsFilter(run_ids=runs, statuses=[DagsterRunStatus.FAILURE]))} if runs else set()
+
+    def unhealthy(key: str) -> bool:
+        if status.get(key) == AssetPartitionStatus.IN_PROGRESS:
+            return False
+        record = latest.get(key)
+        return (
+            key not in complete
+            or record is None
+            or value_of(record, "complete") is False
+            or (record.run_id in failed and value_of(record, "valid") is not False)  # died before its checks
+        )
+
+    return [key for key in keys if unhealthy(key)]
+
+
+def lookback_hours(now_ms: int, lookback: int, hours: HourlyPartitionsDefinition) -> list[str]:
+    """The closed hours of the look-back that are partitions, oldest first."""
+    first = hours.get_first_partition_key()
+    current = now_ms - now_ms % HOUR_MS
+    keys = [key_of_ms(current - back * HOUR_MS) for back in range(lookback, 0, -1)]
+    return [key for key in keys if first is not None and partition_hour(key) >= partition_hour(first)]
+
+
+def heal_hours(
+    pairs: Sequence[DatasetAssets], jobs: Sequence[AssetJob], hours: HourlyPartitionsDefinition, settings: Settings
+) -> SensorDefinition:
+    @sensor(name="heal_hours", jobs=list(jobs), minimum_interval_seconds=EVERY_2_MINUTES,
+            default_status=DefaultSensorStatus.RUNNING,
+            description=f"Materializes again every closed hour (by Binance's clock) of the last "
+            f"{settings.heal_lookback_hours} that is not complete and checked: one run per pair and dataset.")
+    def _heal(context: SensorEvaluationContext, lake: Lake, binance: BinanceResource) -> Iterator[RunRequest | SkipReason]:
+        now_ms = binance.server_time_ms()
+        keys = lookback_hours(now_ms, settings.heal_lookback_hours, hours)
+        requested = 0
+        for pair in pairs:
+            if pair.dataset.needs_credentials and not settings.credentials_configured:
+                continue
+            if wanted := hours_to_heal(context, pair, lake, keys, hours):
+                requested += 1
+                context.log.info(f"healing {pair.symbol} {pair.dataset.name}: {len(wanted)} hours, {wanted[0]} … {wanted[-1]}")
+                yield hour_run(pair, wanted, f"heal:{pair.symbol}:{pair.dataset.name}:{wanted[0]}:{wanted[-1]}:{now_ms // 60_000}")
+        if not requested:
+            yield SkipReason(f"every closed hour of the last {len(keys)} is complete and checked")
+
+    return _heal
+
+
+# ---- settle_orders ---------------------------------------------------------------------------
+
+def settle_orders(pairs: Sequence[DatasetAssets], jobs: Sequence[AssetJob], settings: Settings) -> SensorDefinition:
+    """Watch the hours whose orders may still change (their cooked materialization lists them as
+    ``unsettled``: order id → last update time) and fetch again exactly those whose orders
+    Binance reports changed: no longer open, or updated since."""
+    watched = [pair for pair in pairs if pair.dataset.unsettled is not None]
+
+    @sensor(name="settle_orders", jobs=list(jobs), minimum_interval_seconds=EVERY_2_MINUTES,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Fetches again the hours whose orders changed since they were stored (filled, "
+            "canceled, expired, partly filled), until every order of the hour is final.")
+    def _settle(context: SensorEvaluationContext, binance: BinanceResource) -> SensorResult | SkipReason:
+        if not settings.credentials_configured:
+            return SkipReason("no BINANCE_API_KEY and BINANCE_API_SECRET: orders are not exported")
+        state = json.loads(context.cursor) if context.cursor else {"after": None, "watch": {}}
+        requests = []
+        for pair in watched:
+            watch = state["watch"].setdefault(pair.symbol, {})
+            for record in new_materializations(context, pair.cooked.key, state["after"]):
+                live = value_of(record, UNSETTLED)
+                if live:
+                    watch[record.partition_key] = live
+                else:
+                    watch.pop(record.partition_key, None)
+                state["after"] = max(state["after"] or 0, record.storage_id)
+            if not watch:
+                continue
+            open_now = {str(order["orderId"]): order["updateTime"] for order in binance.open_orders(pair.symbol)}
+            for hour, orders in sorted(watch.items()):
+                if any(open_now.get(order_id) != updated for order_id, updated in orders.items()):
+                    requests.append(hour_run(pair, [hour], f"settle:{pair.symbol}:{hour}:{json.dumps(orders, sort_keys=True)}", refetch=True))
+        context.update_cursor(json.dumps(state))
+        watching = sum(len(hours) for hours in state["watch"].values())
+        return SensorResult(run_requests=requests) if requests else SkipReason(f"{watching} hours watched, none changed")
+
+    return _settle
+
+
+# ---- archive_revisions -----------------------------------------------------------------------
+
+URL_SYMBOL = re.compile(r"/klines/([A-Z0-9_.-]+)/1m/")
+
+
+def archive_revisions(
+    pairs: Sequence[DatasetAssets], jobs: Sequence[AssetJob], hours: HourlyPartitionsDefinition
+) -> SensorDefinition:
+    """Re-read the checksum of every archive file the lake was built from; fetch again the hours
+    of a file Binance replaced, and the hours with ``pending`` gaps once their archive is out."""
+    by_symbol = {pair.symbol: pair for pair in pairs if pair.dataset.on_the_minute}
+
+    @sensor(name="archive_revisions", jobs=list(jobs), minimum_interval_seconds=DAILY,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Daily: re-reads the .CHECKSUM of every archive file the lake was built from, records "
+            "a replaced file and fetches its hours again; checks pending gaps against newly published files.")
+    def _revisions(
+        context: SensorEvaluationContext, binance_archive: BinanceArchive, binance: BinanceResource, warehouse: Warehouse
+    ) -> SensorResult | SkipReason:
+        state = json.loads(context.cursor) if context.cursor else {"after": None, "files": {}}
+        for pair in by_symbol.values():
+            for record in new_materializations(context, pair.raw.key, state["after"]):
+                checksums = value_of(record, "archive_checksums") or (value_of(record, "run") or {}).get("archive_checksums", {})
+                state["files"].update(checksums)
+                state["after"] = max(state["after"] or 0, record.storage_id)
+        requests, observations = [], []
+        for url, known in state["files"].items():
+            pair = by_symbol.get(URL_SYMBOL.search(url).group(1)) if URL_SYMBOL.search(url) else None
+            if pair is None:
+                continue
+            try:
+                now = binance_archive.checksum(url)
+            except ArchiveUnusable as error:
+                context.log.warning(f"archive file {url}: {error}; checked again tomorrow")
+                continue
+            if now != known:
+                keys = file_hours(url, hours)
+                observations.append(AssetObservation(pair.raw.key, metadata={
+                    "revised_file": url, "old_sha256": known, "new_sha256": now, "hours": f"{keys[0]}...{keys[-1]}"}))
+                requests.append(hour_run(pair, keys, f"revision:{url}:{now}", refetch=True))
+        requests += pending_gap_runs(warehouse, binance_archive, binance, by_symbol)
+        context.update_cursor(json.dumps(state))
+        if not requests:
+            return SkipReason(f"{len(state['files'])} archive files unchanged, no pending gap to verify")
+        return SensorResult(run_requests=requests, asset_events=observations)
+
+    return _revisions
+
+
+def file_hours(url: str, hours: HourlyPartitionsDefinition) -> list[str]:
+    """The hourly partitions an archive file covers."""
+    start_ms, end_ms = period_of_url(url)
+    first = hours.get_first_partition_key()
+    keys = [key_of_ms(ms) for ms in range(start_ms, end_ms, HOUR_MS)]
+    return [key for key in keys if first is not None and key >= first]
+
+
+def pending_gap_runs(
+    warehouse: Warehouse, archive: BinanceArchive, binance: BinanceResource, by_symbol: dict[str, DatasetAssets]
+) -> list[RunRequest]:
+    """One run per pair over the hours with ``pending`` gaps whose day the archive now covers."""
+    cutoff = archive.cutoff_ms(binance.server_time_ms())
+    pending = scan_table(warehouse.catalog(), GAPS).filter(
+        (pl.col("cause") == "pending") & (pl.col("minute").dt.epoch("ms") < cutoff)
+    ).select("symbol", "minute").collect()
+    runs = []
+    for (symbol,), rows in pending.partition_by("symbol", as_dict=True).items():
+        if pair := by_symbol.get(symbol):
+            keys = sorted({key_of_ms(ms) for ms in rows["minute"].dt.epoch("ms").to_list()})
+            runs.append(hour_run(pair, keys, f"pending:{symbol}:{keys[0]}:{keys[-1]}:{cutoff}", refetch=True))
+    return runs
+
+
+# ---- dead_runs -------------------------------------------------------------------------------
+
+@sensor(name="dead_runs", minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Marks a run failed when the process that ran it died (killed, out of memory), so "
+        "its hours are healed and nothing waits on it.")
+def dead_runs(context: SensorEvaluationContext) -> SkipReason:
+    dead = run_process.dead_runs(context.instance)
+    for run in dead:
+        context.instance.report_run_failed(run, "the process running this run is gone (killed or crashed)")
+    return SkipReason(f"marked {len(dead)} dead runs failed" if dead else "no dead runs")
+
