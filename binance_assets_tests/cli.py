@@ -1,4 +1,4 @@
-"""Running the real ``dagster`` CLI against the code location, as a user does."""
+"""Running Dagster's real CLI, ``dg``, against the code location, as a user does."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from binance_assets_tests.runs import API_KEY, API_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
-DAGSTER = str(Path(sys.executable).with_name("dagster"))
+DG = str(Path(sys.executable).with_name("dg"))
 
 
 def cli_env(emulator_url: str, root: Path, credentials: bool = False, **extra: str) -> dict[str, str]:
@@ -41,9 +41,9 @@ def materialize_cli(
     partition_range: str | None = None,
     config: dict | None = None,
 ) -> subprocess.CompletedProcess:
-    """``dagster asset materialize -m binance_assets.definitions`` with ``env`` added, and run
+    """``dg launch --assets SELECT`` from the project's folder with ``env`` added, and run
     ``config`` as ``--config-json`` (what the launchpad sends)."""
-    command = [DAGSTER, "asset", "materialize", "-m", "binance_assets.definitions", "--select", select]
+    command = [DG, "launch", "--assets", select]
     if partition:
         command += ["--partition", partition]
     if partition_range:

@@ -49,10 +49,10 @@ def materialize_cooked(
         for batch in batches(read_ahead(raw)):
             hours = [HourRows(key, partition_hour(key), hour.rows(), hour.complete) for key, hour in batch]
             frame = cook(dataset, hours, place.symbol)
-            for (key, raw_hour), table_hour, verdict in zip(
+            for (key, _), table_hour, verdict in zip(
                 batch, split_hours(frame, len(hours)), checks.judge(dataset, frame, hours, previous)
             ):
-                put(key, CookedHour(table_hour, {**verdict.as_json(), "provenance": dict(raw_hour.provenance)}))
+                put(key, CookedHour(table_hour, verdict.as_json()))
                 verdicts[key] = verdict
                 if dataset.unsettled and (live := dataset.unsettled(table_hour)):
                     unsettled[key] = live

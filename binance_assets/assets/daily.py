@@ -105,7 +105,8 @@ def gap_ledger(
     previous = scan_table(catalog, GAPS).filter(
         (pl.col("symbol") == place.symbol) & pl.col("minute").is_between(start, end, closed="left")
     ).collect()
-    archived = {n for n, hour in enumerate(hours.values()) if hour.verdict.get("provenance", {}).get("source") == "archive"}
+    raw = lake.raw_zone()
+    archived = {n for n, key in enumerate(hours) if raw.provenance(place, key).get("source") == "archive"}
     ledger = ledger_day(place.symbol, day, minutes_of(frame, dataset.time_column, day), archived, others,
                         previous, datetime.now(timezone.utc))
     write_day(catalog, GAPS, place.symbol, day, ledger)

@@ -172,10 +172,17 @@ class RawZone:
                 f"({self.storage.url(data_key)}): materialize the raw asset for it first"
             )
         marker = place.file("raw", key, SUCCESS_MARKER)
-        if not self.storage.exists(marker):
-            return RawHour(self.storage.read(data_key), False)
-        provenance = self.storage.read(marker)
-        return RawHour(self.storage.read(data_key), True, json.loads(provenance) if provenance else {})
+        complete = self.storage.exists(marker)
+        return RawHour(self.storage.read(data_key), complete, self._marked(marker) if complete else {})
+
+    def provenance(self, place: Place, key: str) -> Mapping[str, str]:
+        """Where a complete hour came from (its ``_SUCCESS``); empty for an open hour."""
+        marker = place.file("raw", key, SUCCESS_MARKER)
+        return self._marked(marker) if self.storage.exists(marker) else {}
+
+    def _marked(self, marker: str) -> Mapping[str, str]:
+        data = self.storage.read(marker)
+        return json.loads(data) if data else {}
 
     def complete_hours(self, place: Place, keys: list[str]) -> set[str]:
         """The hours of ``keys`` whose ``_SUCCESS`` is stored, one listing per month."""

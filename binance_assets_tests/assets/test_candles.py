@@ -51,7 +51,7 @@ def test_one_hour_writes_contract_files_with_exact_values(emulator, lake):
 
     expected = emulator_rows(emulator.url, partition)
     assert json.loads(files[f"{raw}/klines.json"]) == expected
-    assert files[f"{raw}/_SUCCESS"] == b""
+    assert json.loads(files[f"{raw}/_SUCCESS"]) == {"source": "rest"}, "_SUCCESS says where the hour came from"
 
     table = parquet(files[f"{cooked}/data.parquet"])
     assert table.columns == [column.name for column in CANDLES.columns]

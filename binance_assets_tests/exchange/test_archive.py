@@ -43,9 +43,11 @@ def _zip_path(day: str) -> str:
 
 
 def _lake_files(lake: str) -> dict[str, bytes]:
+    """The raw and cooked zones, each ``_SUCCESS`` reduced to its presence: it records where the
+    hour came from (REST, or an archive file and its checksum), the only byte that may differ."""
     root = Path(lake)
     return {
-        str(path.relative_to(root)): path.read_bytes()
+        str(path.relative_to(root)): b"" if path.name == "_SUCCESS" else path.read_bytes()
         for zone in ("raw", "cooked")
         for path in sorted((root / zone).rglob("*"))
         if path.is_file()

@@ -1,4 +1,4 @@
-"""The README's main command: ``dagster asset materialize`` from the CLI, on a real instance."""
+"""The README's main command: ``dg launch`` from the CLI, on a real instance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Crash safety and concurrency with real ``dagster asset materialize`` processes, on a local and
+"""Crash safety and concurrency with real ``dg launch`` processes, on a local and
 an S3 lake: a run killed with SIGKILL mid-write leaves every partition complete or absent and is
 repaired by the next run; a CLI killed alone leaves no step running and its run is marked failed
 and healed; two overlapping runs at once leave one consistent copy of each hour."""
@@ -25,6 +25,7 @@ from binance_emulator.process import EmulatorProcess
 START, END = "2025-01-01-00:00", "2025-01-02-23:00"
 PARTITION_FILES = {"klines.json", SUCCESS_MARKER, "data.parquet"}
 RUN_TIMEOUT_S = 120
+ROOT = Path(__file__).resolve().parents[2]  # dg runs from the project's folder
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def clean(slow_emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFacto
 def start_materialize(
     lake: LakeUnderTest, api_url: str, dagster_home: Path, start: str, end: str, in_process: bool = True
 ) -> subprocess.Popen:
-    """``dagster asset materialize`` of candles for ``start...end``, in a session of its own so
+    """``dg launch`` of candles for ``start...end``, in a session of its own so
     that the run and every process it starts can be killed together, as a crashed host would.
     Steps run in the run's process unless ``in_process`` is false (one Python start instead of one
     per step keeps tests fast)."""
@@ -57,13 +58,13 @@ def start_materialize(
         "DAGSTER_HOME": str(dagster_home),
     }
     command = [
-        sys.executable, "-m", "dagster", "asset", "materialize", "-m", "binance_assets.definitions",
-        "--select", "BTCUSDT/raw_candles,BTCUSDT/candles", "--partition-range", f"{start}...{end}",
+        str(Path(sys.executable).with_name("dg")), "launch",
+        "--assets", "BTCUSDT/raw_candles,BTCUSDT/candles", "--partition-range", f"{start}...{end}",
     ]
     if in_process:
         command += ["--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})]
     return subprocess.Popen(
-        command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
 
 

@@ -78,7 +78,7 @@ class UIError(AssertionError):
 
 
 class DagsterDev:
-    """``dagster dev -m binance_assets.definitions`` on a free port with the test's environment
+    """``dg dev`` (from the project's folder) on a free port with the test's environment
     and a ``DAGSTER_HOME`` of its own; ``graphql`` talks to its webserver."""
 
     def __init__(self, env: dict[str, str], home: Path, logs: Path) -> None:
@@ -94,7 +94,7 @@ class DagsterDev:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "DagsterDev":
-        command = [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "binance_assets.definitions",
+        command = [str(Path(sys.executable).with_name("dg")), "dev",
                    "-h", "127.0.0.1", "-p", str(self.port)]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
