@@ -208,18 +208,18 @@ def _version(trades_added: int) -> Callable[[pl.DataFrame], pl.DataFrame]:
 
 def test_contended_writers_and_expiries_never_fail_and_orphans_are_swept(tmp_path: Path) -> None:
     """Six threads write six pair-days of one table through one PostgreSQL catalog, four versions
-    each, while two more threads expire snapshots in a loop (kept: 2, so expiries race each other
+    each, while two more threads expire snapshots in a loop (kept: 4, so expiries race each other
     and the writers' commits; the production table keeps 20). Every write lands and no expiry
     fails: losing a race to another expiry is redone (a writer) or skipped (an expiry), never a raw
     FileNotFoundError. The races leave orphan files. An hour later (the files' times set back an
-    hour), three more contended rounds sweep them from the write path while the writers keep
+    hour), two more contended rounds sweep them from the write path while the writers keep
     committing, and no file the table references goes missing."""
     frames = {pair_day: candles_frame(*pair_day) for pair_day in PAIR_DAYS}
     warehouse = str(tmp_path / "warehouse")
     with fresh_database("iceberg_edges") as uri:
         setup = open_catalog(uri, warehouse)
         table = open_table(setup, "candles")
-        _set_properties(table, {KEEP_PROPERTY: "2", SWEEP_EVERY_PROPERTY: "4"})
+        _set_properties(table, {KEEP_PROPERTY: "4", SWEEP_EVERY_PROPERTY: "4"})
 
         writes, errors, longest = _run_writers(uri, warehouse, [_version(n) for n in range(4)], frames, expirers=2)
         assert errors == [], "\n".join(_full_text(error) for error in errors)
@@ -232,7 +232,7 @@ def test_contended_writers_and_expiries_never_fail_and_orphans_are_swept(tmp_pat
         an_hour_ago = time.time() - 3600 - 60
         for path in _files_under(table):
             os.utime(_local(path), (an_hour_ago, an_hour_ago))
-        more, errors, longest_more = _run_writers(uri, warehouse, [_version(n) for n in range(4, 7)], frames, expirers=1)
+        more, errors, longest_more = _run_writers(uri, warehouse, [_version(n) for n in range(4, 6)], frames, expirers=1)
 
         assert errors == [], "\n".join(_full_text(error) for error in errors)
         assert sum(write.orphan_files_removed for write in more) >= len(orphans)
@@ -241,7 +241,7 @@ def test_contended_writers_and_expiries_never_fail_and_orphans_are_swept(tmp_pat
         stored = scan_table(setup, "candles").collect()
         for symbol, day in PAIR_DAYS:
             part = stored.filter((pl.col("trading_pair") == symbol) & (pl.col("candle_open_time").dt.date() == day))
-            assert part.sort("candle_open_time").equals(_version(6)(frames[symbol, day]))
+            assert part.sort("candle_open_time").equals(_version(5)(frames[symbol, day]))
         assert len(table.inspect.files()) == len(PAIR_DAYS)
         # The safety age (an hour) dwarfs what a write takes from its first file to its commit.
         assert max(longest, longest_more) < 60

@@ -83,7 +83,7 @@ class DayWriteFailed(RuntimeError):
 
 
 class DayWriteConflict(DayWriteFailed):
-    """Other writers kept committing to the table; the day was not written."""
+    """Other writers kept committing to the table first; the day was not written."""
 
 
 @contextmanager
@@ -167,7 +167,7 @@ def write_table_day(table: Table, symbol: str, day: date, frame: pl.DataFrame, a
     """Replace ``symbol``'s ``day`` in ``table`` with ``frame`` as one data file; an empty frame
     deletes the pair-day. Then expire old snapshots and, when due, remove orphan files (see
     ``maintenance``; the write stands whatever happens there). Raises ``DayWriteConflict`` naming
-    table, pair and day when ``attempts`` commits all lost to concurrent writers of the same rows,
+    table, pair and day when ``attempts`` commits all lost to concurrent writers,
     and ``DayWriteFailed`` naming them, what to check and where, when the catalog or the warehouse
     fails."""
     spec = warehouse_table(table.name()[-1])
@@ -180,7 +180,7 @@ def write_table_day(table: Table, symbol: str, day: date, frame: pl.DataFrame, a
         except (CommitFailedException, ValidationException) as error:
             raise DayWriteConflict(
                 f"{spec.identifier}: writing {symbol} {day} failed after {attempts} attempts, other writers "
-                f"kept committing the same rows: {error}"
+                f"kept committing first (the same rows, or expiring the snapshot this write started from): {error}"
             ) from error
         snapshot = table.current_snapshot()
         expiry, sweep = after_write(table, sequence_before, getattr(snapshot, "sequence_number", None) or 0)
