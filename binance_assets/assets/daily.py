@@ -34,6 +34,7 @@ from pyiceberg.catalog import Catalog
 from binance_assets.charts import markdown_image
 from binance_assets.datasets.contract import Dataset
 from binance_assets.gaps import CAUSES, GAPS, causes_of, ledger_day, minutes_of
+from binance_assets.iceberg.catalog import CatalogUnavailable
 from binance_assets.iceberg.days import write_day
 from binance_assets.iceberg.resource import Warehouse
 from binance_assets.iceberg.tables import open_table, scan_table, schema_problems
@@ -148,7 +149,10 @@ def daily_asset(
         f"day, built from 24 complete, checked hours, replaced atomically when rebuilt, with a picture.",
     )
     def daily(context: AssetExecutionContext, hours: Hours, warehouse: Warehouse, lake: Lake) -> MaterializeResult:
-        catalog = warehouse.catalog()
+        try:
+            catalog = warehouse.catalog()
+        except CatalogUnavailable as error:  # name what waits on it: the pair, the dataset, the days
+            raise Failure(f"{place.symbol} {dataset.name} days {', '.join(context.partition_keys)} not built: {error}") from error
         stored = {}
         for day_key in context.partition_keys:
             day = {hour: hours[hour] for hour in day_hours(day_key)}

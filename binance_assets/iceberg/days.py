@@ -3,14 +3,21 @@
 A day is written as one overwrite filtered on the pair and the day's time range: one commit that
 drops the partition's old file and adds the new one, so readers see the old day or the new day,
 never both or neither, and a rebuild never duplicates rows.
+
+A write that fails on the catalog or the warehouse raises ``DayWriteFailed`` naming the table, the
+pair, the day, what to check, and where (catalog URI without password, warehouse location): the
+raw SQLAlchemy or pyarrow error names none of them, and an operator with many days failing needs
+to know which and why.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,11 +27,15 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from binance_assets.datasets.contract import Column
-from binance_assets.iceberg.maintenance import expire_snapshots
+from binance_assets.iceberg.catalog import check_for, reason, redact, where
+from binance_assets.iceberg.maintenance import after_write
 from binance_assets.iceberg.tables import TableSpec, identifier, open_table, pair_day_filter
 from binance_assets.partitions import day_bounds
+
+log = logging.getLogger(__name__)
 
 ATTEMPTS = 5
 BACKOFF_S = 0.1  # the k-th retry waits up to BACKOFF_S * 2**k, jittered so writers spread out
@@ -44,6 +55,7 @@ class DayWrite:
     location: str
     attempts: int  # commits tried; more than 1 when another writer committed at the same time
     expired_snapshots: int
+    orphan_files_removed: int = 0  # by the orphan sweep this write ran, when one was due
 
     def metadata(self) -> dict[str, str | int]:
         """Plain values for ``MaterializeResult(metadata=...)``. The snapshot id is text: it is a
@@ -56,11 +68,31 @@ class DayWrite:
             "table_location": self.location,
             "commit_attempts": self.attempts,
             "expired_snapshots": self.expired_snapshots,
+            "orphan_files_removed": self.orphan_files_removed,
         }
 
 
-class DayWriteConflict(RuntimeError):
-    """Other writers kept committing to the table; the day was not written."""
+class DayWriteFailed(RuntimeError):
+    """Writing a pair's day failed; the message names table, pair, day and what to check, and never
+    holds a password or secret key."""
+
+
+class DayWriteConflict(DayWriteFailed):
+    """Other writers kept committing to the table first; the day was not written."""
+
+
+@contextmanager
+def failures_named(catalog: Catalog, table: str, symbol: str, day: date) -> Iterator[None]:
+    """Turn a catalog (SQLAlchemy) or warehouse (OS, pyarrow) error into ``DayWriteFailed`` naming
+    ``table``, ``symbol`` and ``day``, what to check and where. Whether a commit interrupted this
+    way landed is not known here: the message says the write failed, and rewriting the day is safe."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as error:
+        raise DayWriteFailed(
+            redact(f"{table}: writing {symbol} {day} failed: {reason(error)}; {check_for(error)} ({where(catalog)})",
+                   catalog)
+        ) from error
 
 
 def day_rows(table: TableSpec, symbol: str, day: date, frame: pl.DataFrame) -> pa.Table:
@@ -92,9 +124,12 @@ def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, at
     pyiceberg already retries a commit that lost a race when the other commit touched other rows
     (another pair or day): it re-bases the same files on the new head. When the other commit
     replaced these very rows (``ValidationException``), or its retries ran out
-    (``CommitFailedException``), the table is refreshed and the overwrite redone, so the last
-    writer's rows are the day's. That redo leaves the abandoned attempt's data file unreferenced
-    (pyiceberg removes its manifests, not its data files): rare, harmless to readers.
+    (``CommitFailedException``), or another writer's snapshot expiry deleted the files of snapshots
+    this writer was still checking its commit against (``FileNotFoundError``: the head moved far
+    while it retried), the table is refreshed and the overwrite redone from the new head, so the
+    last writer's rows are the day's. A redo leaves the abandoned attempt's data file unreferenced
+    (pyiceberg removes its manifests, not its data files): the orphan sweep of ``maintenance``
+    removes it later.
     """
     attempt = 1
     while True:
@@ -104,9 +139,10 @@ def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, at
                 warnings.filterwarnings("ignore", "Delete operation did not match any records", UserWarning)
                 table.overwrite(rows, overwrite_filter=row_filter)
             return attempt
-        except (CommitFailedException, ValidationException):
+        except (CommitFailedException, ValidationException, FileNotFoundError) as error:
             if attempt >= attempts:
                 raise
+            log.info("%s: overwrite attempt %d lost a race, redone from the new head: %s", table.name(), attempt, error)
             time.sleep(random.uniform(0, BACKOFF_S * 2**attempt))
             table.refresh()
             attempt += 1
@@ -117,28 +153,34 @@ def write_day(
 ) -> DayWrite:
     """Replace ``symbol``'s ``day`` in ``binance.{spec.name}`` (created if missing) with ``frame``,
     the union of the day's 24 cooked hours; see ``write_table_day``."""
-    return write_table_day(open_table(catalog, spec), spec, symbol, day, frame, attempts)
+    with failures_named(catalog, identifier(spec), symbol, day):
+        table = open_table(catalog, spec)
+    return write_table_day(table, spec, symbol, day, frame, attempts)
 
 
 def write_table_day(
     table: Table, spec: TableSpec, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
 ) -> DayWrite:
     """Replace ``symbol``'s ``day`` in ``table`` with ``frame`` as one data file; an empty frame
-    deletes the pair-day. Then expire old snapshots (see ``maintenance``). Raises
-    ``DayWriteConflict`` naming table, pair and day when ``attempts`` commits all lost to
-    concurrent writers of the same rows."""
+    deletes the pair-day. Then expire old snapshots and, when due, remove orphan files (see
+    ``maintenance``; the write stands whatever happens there). Raises ``DayWriteConflict`` naming
+    table, pair and day when ``attempts`` commits all lost to concurrent writers,
+    and ``DayWriteFailed`` naming them, what to check and where, when the catalog or the warehouse
+    fails."""
     rows = day_rows(spec, symbol, day, frame)
     row_filter = pair_day_filter(spec, symbol, day)
-    try:
-        tried = replace_rows(table, rows, row_filter, attempts)
-    except (CommitFailedException, ValidationException) as error:
-        raise DayWriteConflict(
-            f"{identifier(spec)}: writing {symbol} {day} failed after {attempts} attempts, other writers "
-            f"kept committing the same rows: {error}"
-        ) from error
-    snapshot = table.current_snapshot()
-    expiry = expire_snapshots(table)
-    files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
+    with failures_named(table.catalog, identifier(spec), symbol, day):
+        sequence_before = table.metadata.last_sequence_number
+        try:
+            tried = replace_rows(table, rows, row_filter, attempts)
+        except (CommitFailedException, ValidationException) as error:
+            raise DayWriteConflict(
+                f"{identifier(spec)}: writing {symbol} {day} failed after {attempts} attempts, other writers "
+                f"kept committing first (the same rows, or expiring the snapshot this write started from): {error}"
+            ) from error
+        snapshot = table.current_snapshot()
+        expiry, sweep = after_write(table, sequence_before, getattr(snapshot, "sequence_number", None) or 0)
+        files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
     return DayWrite(
         table=identifier(spec),
         symbol=symbol,
@@ -150,4 +192,5 @@ def write_table_day(
         location=table.location(),
         attempts=tried,
         expired_snapshots=expiry.snapshots,
+        orphan_files_removed=sweep.removed,
     )

@@ -19,7 +19,25 @@ a snapshot is then kept while it is younger than that or among the last 20.
 
 pyiceberg's ``expire_snapshots`` only removes snapshots from the metadata; deleting the files they
 alone referenced (manifest lists, manifests, replaced data files) is done here, after the expiry is
-committed.
+committed. Several writers expire at once under contention: one that loses (the snapshots are
+gone, or their files already deleted) skips, and the next expiry does the work.
+
+Orphan files: files under the table's location that the table's metadata does not reach. Writers
+that lose a race leave them: a metadata file written for a commit the catalog refused, the data file
+of an overwrite that is redone from the new head, the manifests of an attempt that failed half way.
+pyiceberg's merging append leaves one too, the manifest it merged away (about one per 20 commits,
+even with a single writer). pyiceberg 0.12 has no orphan-file removal (Java Iceberg's
+``DeleteOrphanFiles`` action; pyiceberg only lists referenced files, ``inspect.all_files``), so
+``remove_orphan_files`` does it: list the files, then read the metadata, then delete what is not
+referenced and older than a safety age. The age is what keeps it safe against concurrent writers:
+a writer creates its files before it commits them, so a file about to be committed is never older
+than that writer's write-to-commit time. A day write takes well under a second alone; the longest
+measured under contention, retries included, was 17 s (8 writers, 400 writes, local warehouse) and
+18 s (6 writers and two expiry loops on moto's S3 server), far below the default hour. A writer
+stalled for longer than the safety age between writing and committing could lose its files, which
+is why the age is not shorter. The write path sweeps once every
+``binance.orphan-files.sweep-every-commits`` (20) sequence numbers of the table, bounded per call
+in files and seconds; operators can call ``remove_orphan_files`` directly.
 """
 
 from __future__ import annotations
@@ -29,12 +47,17 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pyarrow.fs import FileSelector, FileSystem, FileType
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import FileIO
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import ManifestEntryStatus
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.utils.properties import property_as_int
+from sqlalchemy.exc import SQLAlchemyError
+
+from binance_assets.iceberg.catalog import redact
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +66,14 @@ MAX_AGE_PROPERTY = "history.expire.max-snapshot-age-ms"
 DEFAULT_KEEP = 1  # Iceberg's defaults, for a table created without our properties
 DEFAULT_MAX_AGE_MS = 5 * 24 * 60 * 60 * 1000
 
+# Orphan files: table properties of this project (Iceberg has no standard ones), and their defaults.
+ORPHAN_MIN_AGE_PROPERTY = "binance.orphan-files.min-age-ms"
+SWEEP_EVERY_PROPERTY = "binance.orphan-files.sweep-every-commits"
+DEFAULT_ORPHAN_MIN_AGE_MS = 60 * 60 * 1000  # an hour: thousands of times a day write's write-to-commit time
+DEFAULT_SWEEP_EVERY = 20
+MAX_ORPHANS_PER_SWEEP = 200  # per call, so a sweep on the write path stays short
+MAX_SWEEP_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class Expiry:
@@ -50,6 +81,14 @@ class Expiry:
 
     snapshots: int
     files: int
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What one orphan sweep found and removed."""
+
+    orphans: int  # unreferenced files older than the safety age
+    removed: int  # of those, deleted by this call (within its bounds; the next call takes the rest)
 
 
 def expired_snapshots(table: Table, now_ms: int) -> list[Snapshot]:
@@ -97,23 +136,133 @@ def unreachable_files(expired: Iterable[Snapshot], kept: Iterable[Snapshot], io:
 
 def expire_snapshots(table: Table, now_ms: int | None = None) -> Expiry:
     """Expire what the table's retention lets go, then delete the files only those snapshots
-    referenced. Best effort: when another writer commits in between, nothing is expired and the
-    next write tries again (its snapshots are just as old then)."""
-    table.refresh()
-    expired = expired_snapshots(table, now_ms if now_ms is not None else int(time.time() * 1000))
-    if not expired:
-        return Expiry(0, 0)
-    expired_ids = {snapshot.snapshot_id for snapshot in expired}
-    kept = [snapshot for snapshot in table.snapshots() if snapshot.snapshot_id not in expired_ids]
-    files = unreachable_files(expired, kept, table.io)
+    referenced. Best effort: when another writer commits or expires in between (the commit fails,
+    the snapshots are gone, or their files were already deleted by the other expiry), nothing is
+    expired here and the next write tries again (its snapshots are just as old then)."""
     try:
+        table.refresh()
+        expired = expired_snapshots(table, now_ms if now_ms is not None else int(time.time() * 1000))
+        if not expired:
+            return Expiry(0, 0)
+        expired_ids = {snapshot.snapshot_id for snapshot in expired}
+        kept = [snapshot for snapshot in table.snapshots() if snapshot.snapshot_id not in expired_ids]
+        files = unreachable_files(expired, kept, table.io)
         table.maintenance.expire_snapshots().by_ids(sorted(expired_ids)).commit()
-    except (CommitFailedException, ValueError) as error:  # ValueError: another writer expired them
-        log.info("snapshot expiry of %s skipped: %s", table.name(), error)
+    except (CommitFailedException, ValueError, FileNotFoundError) as error:
+        # ValueError: another writer expired them; FileNotFoundError: and deleted their files.
+        log.info("snapshot expiry of %s lost a race with another writer, skipped: %s", table.name(), error)
         return Expiry(0, 0)
     for path in files:
         _delete(table.io, path)
     return Expiry(len(expired_ids), len(files))
+
+
+def referenced_files(table: Table) -> set[str]:
+    """Every file the table's current metadata reaches: the current and previous metadata files,
+    statistics files, and each snapshot's manifest list, manifests and data files (deleted entries
+    included: the snapshots before the delete still read them). Raises ``FileNotFoundError`` when a
+    concurrent expiry deleted a manifest list or manifest while this read the table."""
+    metadata = table.metadata
+    files = {table.metadata_location, *(entry.metadata_file for entry in metadata.metadata_log)}
+    files.update(stats.statistics_path for stats in metadata.statistics)
+    files.update(stats.statistics_path for stats in metadata.partition_statistics)
+    manifests = {}
+    for snapshot in metadata.snapshots:
+        files.add(snapshot.manifest_list)
+        manifests.update((manifest.manifest_path, manifest) for manifest in snapshot.manifests(table.io))
+    files.update(manifests)
+    for manifest in manifests.values():
+        files.update(entry.data_file.file_path for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False))
+    return files
+
+
+def remove_orphan_files(
+    table: Table,
+    now_ms: int | None = None,
+    min_age_ms: int | None = None,
+    max_files: int = MAX_ORPHANS_PER_SWEEP,
+    max_seconds: float = MAX_SWEEP_SECONDS,
+) -> Sweep:
+    """Delete files under the table's location that its metadata does not reference and that are
+    older than ``min_age_ms`` (default: the table's ``binance.orphan-files.min-age-ms``, else an
+    hour), at most ``max_files`` of them and for at most ``max_seconds``.
+
+    Safe against concurrent writers as long as none takes longer than the safety age between
+    writing a file and committing it (see the module's docstring). The files are listed before the
+    metadata is read, so a file committed before that read is seen as referenced. When a concurrent
+    expiry deletes files while the metadata is read, the references are incomplete and nothing is
+    deleted (the next sweep does it). Tables on a FileIO other than pyarrow's are left alone.
+    """
+    if not isinstance(table.io, PyArrowFileIO):
+        return Sweep(0, 0)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    if min_age_ms is None:
+        min_age_ms = property_as_int(table.metadata.properties, ORPHAN_MIN_AGE_PROPERTY, DEFAULT_ORPHAN_MIN_AGE_MS) or 0
+    filesystem, root = _filesystem(table.io, table.location())
+    selector = FileSelector(root.rstrip("/"), recursive=True, allow_not_found=True)
+    old = {
+        info.path
+        for info in filesystem.get_file_info(selector)
+        if info.type == FileType.File and info.mtime_ns // 1_000_000 <= now_ms - min_age_ms
+    }
+    if not old:
+        return Sweep(0, 0)
+    try:
+        table.refresh()
+        referenced = {_filesystem(table.io, path)[1] for path in referenced_files(table)}
+    except FileNotFoundError as error:
+        log.info("orphan sweep of %s skipped, a concurrent expiry changed the table: %s", table.name(), error)
+        return Sweep(0, 0)
+    orphans = sorted(old - referenced)
+    deadline = time.monotonic() + max_seconds
+    removed = 0
+    for path in orphans[:max_files]:
+        if time.monotonic() > deadline:
+            break
+        removed += _delete_path(filesystem, path)
+    return Sweep(len(orphans), removed)
+
+
+def sweep_due(table: Table, sequence_before: int, sequence_after: int) -> bool:
+    """Whether a write that moved the table from ``sequence_before`` to ``sequence_after`` passed
+    a multiple of the sweep interval. Every sequence number belongs to one commit, so each
+    multiple is passed by at least one writer: a sweep per interval, however writers interleave."""
+    every = max(1, property_as_int(table.metadata.properties, SWEEP_EVERY_PROPERTY, DEFAULT_SWEEP_EVERY) or 1)
+    return sequence_after // every > sequence_before // every
+
+
+def after_write(table: Table, sequence_before: int, sequence_after: int) -> tuple[Expiry, Sweep]:
+    """The upkeep of a committed write: expire snapshots, and sweep orphan files when due. The
+    write stands whatever happens here: a catalog or warehouse error is logged, and the next write
+    does the upkeep again."""
+    expiry, sweep = Expiry(0, 0), Sweep(0, 0)
+    try:
+        expiry = expire_snapshots(table)
+        if sweep_due(table, sequence_before, sequence_after):
+            sweep = remove_orphan_files(table)
+    except (OSError, SQLAlchemyError) as error:
+        log.warning("upkeep of %s after a committed write failed, the next write retries: %s", table.name(),
+                    redact(str(error), table.catalog))
+    return expiry, sweep
+
+
+def _filesystem(io: PyArrowFileIO, location: str) -> tuple[FileSystem, str]:
+    """pyarrow's file system for ``location`` and the path it knows the location by: the same
+    form the listing returns, so listed and referenced files compare as strings."""
+    scheme, netloc, path = PyArrowFileIO.parse_location(location, io.properties)
+    return io.fs_by_scheme(scheme, netloc), path
+
+
+def _delete_path(filesystem: FileSystem, path: str) -> int:
+    """1 when the orphan ``path`` was deleted; 0 when it was already gone or could not be."""
+    try:
+        filesystem.delete_file(path)
+        return 1
+    except FileNotFoundError:
+        return 0
+    except OSError as error:
+        log.warning("could not delete orphan file %s: %s", path, error)
+        return 0
 
 
 def _delete(io: FileIO, path: str) -> None:
