@@ -61,8 +61,10 @@ def start_materialize(
         str(Path(sys.executable).with_name("dg")), "launch",
         "--assets", "BTCUSDT/raw_candles,BTCUSDT/candles", "--partition-range", f"{start}...{end}",
     ]
+    config = {"resources": {"binance_archive": {"config": {"enabled": False}}}}  # REST, as the clean lake
     if in_process:
-        command += ["--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})]
+        config["execution"] = {"config": {"in_process": {}}}
+    command += ["--config-json", json.dumps(config)]
     return subprocess.Popen(
         command, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
