@@ -8,7 +8,7 @@ cause is
 * ``pair`` — this pair alone lacks it, and the archive lacks it too (the hour was built from the
   archive file, which has the final word);
 * ``pending`` — not verifiable yet: the hour came by REST and the day's archive file was not
-  consulted (not published yet); ``automation.archive_revisions`` fetches the hour again from the
+  consulted (not published yet); ``sensors.archive_revisions`` fetches the hour again from the
   archive once it is published;
 * ``recovered`` — listed before, present now: REST lacked it, the archive had it, and the hour
   was rebuilt. Kept as history.

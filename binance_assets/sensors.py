@@ -3,8 +3,9 @@ evaluation after the daemon starts; each is cheap when there is nothing to do.
 
 * ``heal_hours`` (every 2 minutes) — every closed hour (by Binance's clock) of the look-back
   (``BINANCE_HEAL_LOOKBACK_HOURS``) that is not complete in the lake, or whose cooked hour is
-  open, missing, or left unchecked by a run that died, is materialized again: one run per pair
-  and dataset for all of them. Cost when nothing is wrong: one Binance request (its clock).
+  open, missing, or left unchecked by a run that died, is materialized again: one run per pair,
+  dataset and run of consecutive such hours (a range never covers a healthy hour, which may hold
+  an invalid one). Cost when nothing is wrong: one Binance request (its clock).
 * ``settle_orders`` (every 2 minutes) — hours holding orders that can still change are watched;
   one ``openOrders`` request per watched pair tells which changed, and exactly those hours are
   fetched again, until all their orders are final.
@@ -23,6 +24,7 @@ from typing import Any
 import polars as pl
 from dagster import (
     AssetObservation,
+    DagsterEventType,
     AssetPartitionStatus,
     AssetRecordsFilter,
     DagsterRunStatus,
@@ -40,6 +42,7 @@ from dagster import (
 from binance_assets import run_process
 from binance_assets.assets.cooked import UNSETTLED
 from binance_assets.assets.pair import DatasetAssets
+from binance_assets.assets.raw import spans
 from binance_assets.binance.archive import ArchiveUnusable, BinanceArchive, period_of_url
 from binance_assets.binance.client import BinanceResource
 from binance_assets.gaps import GAPS
@@ -108,9 +111,7 @@ def hours_to_heal(
     complete = lake.raw_zone().complete_hours(place, keys)
     status = context.instance.get_status_by_partition(pair.cooked.key, keys, hours) or {}
     latest = latest_materializations(context, pair, keys)
-    runs = list({record.run_id for record in latest.values()})
-    failed = {r.dagster_run.run_id for r in context.instance.get_run_records(
-        RunsFilter(run_ids=runs, statuses=[DagsterRunStatus.FAILURE]))} if runs else set()
+    checked = checked_hours(context, {record.run_id for record in latest.values()})
 
     def unhealthy(key: str) -> bool:
         if status.get(key) == AssetPartitionStatus.IN_PROGRESS:
@@ -120,10 +121,24 @@ def hours_to_heal(
             key not in complete
             or record is None
             or value_of(record, "complete") is False
-            or (record.run_id in failed and value_of(record, "valid") is not False)  # died before its checks
+            or (record.run_id in checked and key not in checked[record.run_id])  # died before its checks
         )
 
     return [key for key in keys if unhealthy(key)]
+
+
+def checked_hours(context: SensorEvaluationContext, run_ids: set[str]) -> dict[str, set[str]]:
+    """For each of ``run_ids`` that failed, the hours it recorded check results for: an hour its
+    run materialized but did not check (the run died in between) is not done. Runs that did not
+    fail checked every hour they materialized."""
+    failed = context.instance.get_run_records(RunsFilter(run_ids=list(run_ids), statuses=[DagsterRunStatus.FAILURE])) if run_ids else []
+    return {
+        record.dagster_run.run_id: {
+            entry.dagster_event.asset_check_evaluation_data.partition
+            for entry in context.instance.all_logs(record.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        }
+        for record in failed
+    }
 
 
 def lookback_hours(now_ms: int, lookback: int, hours: HourlyPartitionsDefinition) -> list[str]:
@@ -140,7 +155,8 @@ def heal_hours(
     @sensor(name="heal_hours", jobs=list(jobs), minimum_interval_seconds=EVERY_2_MINUTES,
             default_status=DefaultSensorStatus.RUNNING,
             description=f"Materializes again every closed hour (by Binance's clock) of the last "
-            f"{settings.heal_lookback_hours} that is not complete and checked: one run per pair and dataset.")
+            f"{settings.heal_lookback_hours} that is not complete and checked: one run per pair, dataset and "
+            f"run of consecutive such hours.")
     def _heal(context: SensorEvaluationContext, lake: Lake, binance: BinanceResource) -> Iterator[RunRequest | SkipReason]:
         now_ms = binance.server_time_ms()
         keys = lookback_hours(now_ms, settings.heal_lookback_hours, hours)
@@ -148,10 +164,11 @@ def heal_hours(
         for pair in pairs:
             if pair.dataset.needs_credentials and not settings.credentials_configured:
                 continue
-            if wanted := hours_to_heal(context, pair, lake, keys, hours):
+            wanted = set(hours_to_heal(context, pair, lake, keys, hours))
+            for span in spans(keys, set(keys) - wanted):  # never a range over a healthy hour (one may be invalid)
                 requested += 1
-                context.log.info(f"healing {pair.symbol} {pair.dataset.name}: {len(wanted)} hours, {wanted[0]} … {wanted[-1]}")
-                yield hour_run(pair, wanted, f"heal:{pair.symbol}:{pair.dataset.name}:{wanted[0]}:{wanted[-1]}:{now_ms // 60_000}")
+                context.log.info(f"healing {pair.symbol} {pair.dataset.name}: {len(span)} hours, {span[0]} … {span[-1]}")
+                yield hour_run(pair, span, f"heal:{pair.symbol}:{pair.dataset.name}:{span[0]}:{span[-1]}:{now_ms // 60_000}")
         if not requested:
             yield SkipReason(f"every closed hour of the last {len(keys)} is complete and checked")
 

@@ -93,7 +93,7 @@ class Dataset:
     picture: Callable[[pl.DataFrame, date, Mapping[int, str]], bytes]  # the day in the UI (missing minutes by cause)
     needs_credentials: bool = False
     # rows of a cooked hour that Binance may still change (orders not in a final status), by key →
-    # last update time in ms: watched until they settle (``automation.settle_orders``)
+    # last update time in ms: watched until they settle (``sensors.settle_orders``)
     unsettled: Callable[[pl.DataFrame], dict[str, int]] | None = None
 
     @cached_property

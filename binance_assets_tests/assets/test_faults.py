@@ -200,7 +200,7 @@ def test_tolerated_oddity_leaves_the_clean_table(
 @pytest.mark.system
 def test_a_failed_range_run_leaves_its_hours_as_they_were(faulty: EmulatorProcess, tmp_path: Path) -> None:
     """What the partition bar shows after a failed range run with the project's setting (one
-    planned event per asset for a range, README "Backfills and performance"): the hours are not
+    planned event per asset for a range, docs/operations.md): the hours are not
     marked failed; an hour materialized before keeps that state, the others stay missing. The
     run itself is failed, naming the hour."""
     env = cli_env(faulty.url, tmp_path)

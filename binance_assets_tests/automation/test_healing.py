@@ -88,3 +88,18 @@ def test_hours_never_stored_are_asked_for_and_hours_in_progress_are_not(lagging:
     lagging.set_faults([], clock_skew_ms=epoch_ms(BINANCE_CAUGHT_UP) - epoch_ms(BINANCE_BEHIND))
     (request,) = heal(instance, resources)
     assert [request.tags[tag] for tag in sensors.RANGE_TAGS] == [f"{DAY}-00:00", LAST]
+
+
+def test_an_hour_that_failed_its_checks_is_not_asked_for_again_and_again(lagging: EmulatorProcess, tmp_path) -> None:
+    """An hour Binance sent wrong (high below open) fails ``candles_valid`` and its run: fetching
+    it again every two minutes would fail the same way, so healing leaves it (and the checked
+    hours of that failed run) alone; only an hour its run never checked is asked for."""
+    resources = lake_resources(str(tmp_path / "lake"), lagging.url)
+    instance = DagsterInstance.ephemeral()
+    lagging.set_faults([{"kind": "set_value", "path": "/api/v3/klines", "count": 1, "field": 2, "value": "1.00000000",
+                         "minute": epoch_ms(datetime(2025, 3, 1, 7, 31, tzinfo=timezone.utc))}],
+                       clock_skew_ms=epoch_ms(BINANCE_CAUGHT_UP) - epoch_ms(BINANCE_BEHIND))
+    run = run_hours(resources, f"{DAY}-00:00", LAST, instance=instance)
+    assert not run.success and "candles_valid" in failure_messages(run)
+    (result,) = heal(instance, resources)
+    assert isinstance(result, SkipReason), result

@@ -6,7 +6,7 @@ running are stopped first: the daemon launches only what a test asks for. Screen
 screen land in ``<tmp>/ui0/screenshots``; a failure names its screenshot and page source.
 ``UPDATE_SCREENSHOTS=1`` also refreshes the README's pictures in ``docs/``.
 
-    pytest -m ui binance_assets_tests/test_ui.py
+    pytest -m ui binance_assets_tests/system/test_ui.py
 """
 
 from __future__ import annotations
