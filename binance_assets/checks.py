@@ -170,17 +170,19 @@ def _table(frame: pl.DataFrame) -> str:
 
 
 def materialization_targets(context: AssetExecutionContext, table: AssetKey, keys: Sequence[str]) -> dict[str, Any]:
-    """Each hour's newest materialization, as the target its check results name: a week of hours
-    per query, newest first. The record type is not exported by Dagster 1.13; it is built from its
-    stored form (``deserialize_value``), which Dagster keeps readable across versions."""
+    """This run's materialization of each of ``keys`` (partitions), as the target its check
+    results name: a week of hours per query, newest first, another run's records passed over.
+    The record type is not exported by Dagster 1.13; it is built from its stored form
+    (``deserialize_value``), which Dagster keeps readable across versions."""
     targets: dict[str, Any] = {}
     for offset in range(0, len(keys), 168):
         chunk = list(keys[offset : offset + 168])
         records = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=table, asset_partitions=chunk), limit=len(chunk)
+            AssetRecordsFilter(asset_key=table, asset_partitions=chunk), limit=3 * len(chunk)
         ).records
         for record in records:
-            targets.setdefault(record.partition_key, _target(record))
+            if record.run_id == context.run_id:
+                targets.setdefault(record.partition_key, _target(record))
     return targets
 
 

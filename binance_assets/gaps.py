@@ -75,7 +75,9 @@ def ledger_day(
     def cause(minute: int) -> str:
         if everyone_checked and not any(minute in minutes for minutes in known):
             return "exchange"
-        return "pair" if minute // 60 in archived_hours else "pending"
+        if minute // 60 not in archived_hours or len(known) < len(others) and not any(minute in m for m in known):
+            return "pending"  # the archive not consulted, or a pair that might lack it too not known yet
+        return "pair"
 
     missing = {minute: cause(minute) for minute in range(1440) if minute not in present}
     recovered = {minute: "recovered" for minute in detected if minute in present}

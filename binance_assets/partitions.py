@@ -58,12 +58,6 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def hour_closed(hour: datetime, now_ms: int) -> bool:
-    """Whether ``hour`` had ended at ``now_ms``: the one rule for ``_SUCCESS``, always applied to
-    Binance's clock (the raw zone is complete when Binance says the hour is over)."""
-    return epoch_ms(hour) + HOUR_MS <= now_ms
-
-
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC day as a half-open interval [start, end)."""
     start = datetime.combine(day, time(), tzinfo=timezone.utc)

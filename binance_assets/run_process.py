@@ -8,7 +8,7 @@ the local run launcher has no way to tell. Two halves fix it:
 * every step process watches its parent and exits at once when it is gone (``exit_with_run``);
 * the run records which process runs it (host and pid, a tag of this project's), and the
   ``dead_runs`` sensor marks a STARTED run whose process is gone as failed, so its hours are
-  healed (``automation``). Runs on other hosts are left to their deployment's run monitoring.
+  healed (``sensors.heal_hours``). Runs on other hosts are left to their deployment's run monitoring.
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ evaluation after the daemon starts; each is cheap when there is nothing to do.
 * ``dead_runs`` (every minute) — a run whose process died is marked failed (``run_process``).
 """
 
+import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -43,7 +45,7 @@ from binance_assets import run_process
 from binance_assets.assets.cooked import UNSETTLED
 from binance_assets.assets.pair import DatasetAssets
 from binance_assets.assets.raw import spans
-from binance_assets.binance.archive import ArchiveUnusable, BinanceArchive, period_of_url
+from binance_assets.binance.archive import ArchiveUnreachable, ArchiveUnusable, BinanceArchive, period_of_url
 from binance_assets.binance.client import BinanceResource
 from binance_assets.gaps import GAPS
 from binance_assets.iceberg.resource import Warehouse
@@ -58,6 +60,10 @@ AssetJob = Any
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 EVERY_2_MINUTES, DAILY = 120, 86_400
 RECORDS_PAGE = 1000
+RECORDS_PER_TICK = 20_000
+PENDING_DAYS_PER_TICK = 31  # a first tick over years of history goes on at the next tick
+# The hour that just closed is the :05 schedule's; healing waits this long past its end.
+HEAL_GRACE_MS = 10 * 60_000
 
 
 def hour_run(pair: DatasetAssets, keys: Sequence[str], run_key: str, refetch: bool = False) -> RunRequest:
@@ -73,24 +79,26 @@ def hour_run(pair: DatasetAssets, keys: Sequence[str], run_key: str, refetch: bo
 
 
 def latest_materializations(context: SensorEvaluationContext, pair: DatasetAssets, keys: list[str]) -> dict[str, Any]:
-    """Each hour's newest materialization record of the pair's cooked asset."""
-    latest: dict[str, Any] = {}
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(pair.cooked.key, asset_partitions=keys), limit=2 * len(keys)
-    ).records
-    for record in records:
-        latest.setdefault(record.partition_key, record)
+    """Each hour's newest materialization record of the pair's cooked asset (one query per hour:
+    an hour refreshed every five minutes has many, which would crowd older hours out of one)."""
+    latest = {}
+    for key in keys:
+        records = context.instance.fetch_materializations(AssetRecordsFilter(pair.cooked.key, asset_partitions=[key]), limit=1).records
+        if records:
+            latest[key] = records[0]
     return latest
 
 
 def new_materializations(context: SensorEvaluationContext, key: Any, after: int | None) -> Iterator[Any]:
-    """Every materialization record of ``key`` stored after the storage id ``after``, oldest first."""
-    cursor = None
-    while True:
+    """The materialization records of ``key`` stored after the storage id ``after``, oldest
+    first, at most ``RECORDS_PER_TICK`` (the caller's cursor takes up from the last one)."""
+    cursor, seen = None, 0
+    while seen < RECORDS_PER_TICK:
         result = context.instance.fetch_materializations(
             AssetRecordsFilter(key, after_storage_id=after), limit=RECORDS_PAGE, cursor=cursor, ascending=True
         )
         yield from result.records
+        seen += len(result.records)
         if not result.has_more:
             return
         cursor = result.cursor
@@ -111,7 +119,7 @@ def hours_to_heal(
     complete = lake.raw_zone().complete_hours(place, keys)
     status = context.instance.get_status_by_partition(pair.cooked.key, keys, hours) or {}
     latest = latest_materializations(context, pair, keys)
-    checked = checked_hours(context, {record.run_id for record in latest.values()})
+    checked = checked_hours(context, pair.cooked.key, {record.run_id for record in latest.values()})
 
     def unhealthy(key: str) -> bool:
         if status.get(key) == AssetPartitionStatus.IN_PROGRESS:
@@ -127,24 +135,27 @@ def hours_to_heal(
     return [key for key in keys if unhealthy(key)]
 
 
-def checked_hours(context: SensorEvaluationContext, run_ids: set[str]) -> dict[str, set[str]]:
-    """For each of ``run_ids`` that failed, the hours it recorded check results for: an hour its
-    run materialized but did not check (the run died in between) is not done. Runs that did not
-    fail checked every hour they materialized."""
-    failed = context.instance.get_run_records(RunsFilter(run_ids=list(run_ids), statuses=[DagsterRunStatus.FAILURE])) if run_ids else []
-    return {
-        record.dagster_run.run_id: {
-            entry.dagster_event.asset_check_evaluation_data.partition
-            for entry in context.instance.all_logs(record.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
-        }
-        for record in failed
-    }
+def checked_hours(context: SensorEvaluationContext, table: Any, run_ids: set[str]) -> dict[str, set[str]]:
+    """For each of ``run_ids`` that failed or was canceled, the hours of ``table`` it recorded
+    check results for: an hour its run materialized but did not check (the run died or was
+    stopped in between) is not done. Runs that succeeded checked every hour they materialized."""
+    ended = context.instance.get_run_records(
+        RunsFilter(run_ids=list(run_ids), statuses=[DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
+    ) if run_ids else []
+    checked: dict[str, set[str]] = {}
+    for record in ended:
+        run_id = record.dagster_run.run_id
+        entries = context.instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        evaluations = (entry.dagster_event.asset_check_evaluation_data for entry in entries)
+        checked[run_id] = {e.partition for e in evaluations if e.asset_key == table}
+    return checked
 
 
 def lookback_hours(now_ms: int, lookback: int, hours: HourlyPartitionsDefinition) -> list[str]:
-    """The closed hours of the look-back that are partitions, oldest first."""
+    """The hours of the look-back that are partitions and ended at least ``HEAL_GRACE_MS`` ago by
+    Binance's clock (the hour that just ended is the :05 schedule's), oldest first."""
     first = hours.get_first_partition_key()
-    current = now_ms - now_ms % HOUR_MS
+    current = (now_ms - HEAL_GRACE_MS) // HOUR_MS * HOUR_MS
     keys = [key_of_ms(current - back * HOUR_MS) for back in range(lookback, 0, -1)]
     return [key for key in keys if first is not None and partition_hour(key) >= partition_hour(first)]
 
@@ -168,7 +179,8 @@ def heal_hours(
             for span in spans(keys, set(keys) - wanted):  # never a range over a healthy hour (one may be invalid)
                 requested += 1
                 context.log.info(f"healing {pair.symbol} {pair.dataset.name}: {len(span)} hours, {span[0]} … {span[-1]}")
-                yield hour_run(pair, span, f"heal:{pair.symbol}:{pair.dataset.name}:{span[0]}:{span[-1]}:{now_ms // 60_000}")
+                # one attempt per span and hour: an hour that keeps failing is tried hourly, not every tick
+                yield hour_run(pair, span, f"heal:{pair.symbol}:{pair.dataset.name}:{span[0]}:{span[-1]}:{now_ms // HOUR_MS}")
         if not requested:
             yield SkipReason(f"every closed hour of the last {len(keys)} is complete and checked")
 
@@ -190,25 +202,30 @@ def settle_orders(pairs: Sequence[DatasetAssets], jobs: Sequence[AssetJob], sett
     def _settle(context: SensorEvaluationContext, binance: BinanceResource) -> SensorResult | SkipReason:
         if not settings.credentials_configured:
             return SkipReason("no BINANCE_API_KEY and BINANCE_API_SECRET: orders are not exported")
-        state = json.loads(context.cursor) if context.cursor else {"after": None, "watch": {}}
+        state = json.loads(context.cursor) if context.cursor else {"clock_offset_ms": None}
+        binance.use_clock_offset(state["clock_offset_ms"])  # as measured at an earlier tick: no /time request
         requests = []
         for pair in watched:
-            watch = state["watch"].setdefault(pair.symbol, {})
-            for record in new_materializations(context, pair.cooked.key, state["after"]):
-                live = value_of(record, UNSETTLED)
-                if live:
-                    watch[record.partition_key] = live
+            mine = state.setdefault(pair.cooked.key.to_user_string(), {"after": None, "watch": {}})  # per asset
+            for record in new_materializations(context, pair.cooked.key, mine["after"]):
+                if live := value_of(record, UNSETTLED):
+                    mine["watch"][record.partition_key] = live
                 else:
-                    watch.pop(record.partition_key, None)
-                state["after"] = max(state["after"] or 0, record.storage_id)
-            if not watch:
+                    mine["watch"].pop(record.partition_key, None)
+                mine["after"] = record.storage_id
+            if not mine["watch"]:
                 continue
             open_now = {str(order["orderId"]): order["updateTime"] for order in binance.open_orders(pair.symbol)}
-            for hour, orders in sorted(watch.items()):
+            hour_of_tick = int(time.time()) // 3600  # a bucket for run keys only: no request for Binance's clock
+            for hour, orders in sorted(mine["watch"].items()):
                 if any(open_now.get(order_id) != updated for order_id, updated in orders.items()):
-                    requests.append(hour_run(pair, [hour], f"settle:{pair.symbol}:{hour}:{json.dumps(orders, sort_keys=True)}", refetch=True))
+                    # one attempt per hour and state: a failed run is tried again an hour later
+                    state_hash = hashlib.sha1(json.dumps(orders, sort_keys=True).encode()).hexdigest()[:12]
+                    key = f"settle:{pair.symbol}:{hour}:{state_hash}:{hour_of_tick}"
+                    requests.append(hour_run(pair, [hour], key, refetch=True))
+        state["clock_offset_ms"] = binance.clock_offset_ms
         context.update_cursor(json.dumps(state))
-        watching = sum(len(hours) for hours in state["watch"].values())
+        watching = sum(len(asset["watch"]) for name, asset in state.items() if name != "clock_offset_ms")
         return SensorResult(run_requests=requests) if requests else SkipReason(f"{watching} hours watched, none changed")
 
     return _settle
@@ -233,12 +250,14 @@ def archive_revisions(
     def _revisions(
         context: SensorEvaluationContext, binance_archive: BinanceArchive, binance: BinanceResource, warehouse: Warehouse
     ) -> SensorResult | SkipReason:
-        state = json.loads(context.cursor) if context.cursor else {"after": None, "files": {}}
+        state = json.loads(context.cursor) if context.cursor else {"after": {}, "files": {}}
         for pair in by_symbol.values():
-            for record in new_materializations(context, pair.raw.key, state["after"]):
+            asset = pair.raw.key.to_user_string()
+            for record in new_materializations(context, pair.raw.key, state["after"].get(asset)):
                 checksums = value_of(record, "archive_checksums") or (value_of(record, "run") or {}).get("archive_checksums", {})
                 state["files"].update(checksums)
-                state["after"] = max(state["after"] or 0, record.storage_id)
+                state["after"][asset] = record.storage_id
+        day = int(time.time()) // DAILY  # run keys: one attempt per file, checksum and day
         requests, observations = [], []
         for url, known in state["files"].items():
             pair = by_symbol.get(URL_SYMBOL.search(url).group(1)) if URL_SYMBOL.search(url) else None
@@ -246,6 +265,9 @@ def archive_revisions(
                 continue
             try:
                 now = binance_archive.checksum(url)
+            except ArchiveUnreachable as error:  # every other file would wait as long: tomorrow
+                context.log.warning(f"archive unreachable ({error}); checked again tomorrow")
+                break
             except ArchiveUnusable as error:
                 context.log.warning(f"archive file {url}: {error}; checked again tomorrow")
                 continue
@@ -253,8 +275,12 @@ def archive_revisions(
                 keys = file_hours(url, hours)
                 observations.append(AssetObservation(pair.raw.key, metadata={
                     "revised_file": url, "old_sha256": known, "new_sha256": now, "hours": f"{keys[0]}...{keys[-1]}"}))
-                requests.append(hour_run(pair, keys, f"revision:{url}:{now}", refetch=True))
-        requests += pending_gap_runs(warehouse, binance_archive, binance, by_symbol)
+                requests.append(hour_run(pair, keys, f"revision:{url}:{now}:{day}", refetch=True))
+        if binance_archive.enabled:
+            try:
+                requests += pending_gap_runs(warehouse, binance_archive, binance, by_symbol, day)
+            except Exception as error:  # the revisions above stand; the ledger is asked again tomorrow
+                context.log.warning(f"pending gaps not checked: {type(error).__name__}: {error}")
         context.update_cursor(json.dumps(state))
         if not requests:
             return SkipReason(f"{len(state['files'])} archive files unchanged, no pending gap to verify")
@@ -272,18 +298,24 @@ def file_hours(url: str, hours: HourlyPartitionsDefinition) -> list[str]:
 
 
 def pending_gap_runs(
-    warehouse: Warehouse, archive: BinanceArchive, binance: BinanceResource, by_symbol: dict[str, DatasetAssets]
+    warehouse: Warehouse, archive: BinanceArchive, binance: BinanceResource, by_symbol: dict[str, DatasetAssets], day: int
 ) -> list[RunRequest]:
-    """One run per pair over the hours with ``pending`` gaps whose day the archive now covers."""
+    """Runs over the hours with ``pending`` gaps whose day's archive file is now published (its
+    ``.CHECKSUM`` answers), one per pair and run of consecutive such hours, at most
+    ``PENDING_DAYS_PER_TICK`` days a tick (the oldest first)."""
     cutoff = archive.cutoff_ms(binance.server_time_ms())
     pending = scan_table(warehouse.catalog(), GAPS).filter(
         (pl.col("cause") == "pending") & (pl.col("minute").dt.epoch("ms") < cutoff)
     ).select("symbol", "minute").collect()
-    runs = []
+    runs: list[RunRequest] = []
     for (symbol,), rows in pending.partition_by("symbol", as_dict=True).items():
-        if pair := by_symbol.get(symbol):
-            keys = sorted({key_of_ms(ms) for ms in rows["minute"].dt.epoch("ms").to_list()})
-            runs.append(hour_run(pair, keys, f"pending:{symbol}:{keys[0]}:{keys[-1]}:{cutoff}", refetch=True))
+        pair = by_symbol.get(symbol)
+        hours = sorted({key_of_ms(ms) for ms in rows["minute"].dt.epoch("ms").to_list()}) if pair else []
+        days = sorted({hour[:10] for hour in hours})[:PENDING_DAYS_PER_TICK]
+        published = [d for d in days if archive.published(symbol, d)]
+        every_hour = [f"{d}-{h:02d}:00" for d in published for h in range(24)]
+        for span in spans(every_hour, set(every_hour) - set(hours)):
+            runs.append(hour_run(pair, span, f"pending:{symbol}:{span[0]}:{span[-1]}:{day}", refetch=True))
     return runs
 
 
@@ -295,6 +327,7 @@ def pending_gap_runs(
 def dead_runs(context: SensorEvaluationContext) -> SkipReason:
     dead = run_process.dead_runs(context.instance)
     for run in dead:
-        context.instance.report_run_failed(run, "the process running this run is gone (killed or crashed)")
+        if context.instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED:  # it may have just ended
+            context.instance.report_run_failed(run, "the process running this run is gone (killed or crashed)")
     return SkipReason(f"marked {len(dead)} dead runs failed" if dead else "no dead runs")
 

@@ -60,7 +60,7 @@ class S3Options:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> S3Options:
         endpoint, region, key, secret = ((env.get(name) or "").strip() or None for name in AWS_VARIABLES)
-        return cls(endpoint, region or (env.get("AWS_DEFAULT_REGION") or None), key, secret)
+        return cls(endpoint, region, key, secret)  # AWS_DEFAULT_REGION alone is boto3's own business
 
     def variables(self) -> dict[str, str]:
         """The AWS variables that are set, by name (what pyiceberg's FileIO is given)."""
@@ -181,14 +181,18 @@ def positive(variable: str, value: str | None) -> int | None:
 
 
 def catalog_uri(value: str) -> str:
-    """A SQLAlchemy URL of SQLite or PostgreSQL (the Iceberg SQL catalog's databases)."""
+    """A SQLAlchemy URL of SQLite or PostgreSQL (the Iceberg SQL catalog's databases). An error
+    shows the URL without its password."""
     try:
-        backend = make_url(value).get_backend_name()
-    except ArgumentError as error:
-        raise SettingsError("ICEBERG_CATALOG_URI", value, "not a SQLAlchemy URL, e.g. "
-                            "sqlite:///data/catalog.db or postgresql+psycopg2://user@host/db") from error
-    if backend not in ("sqlite", "postgresql"):
-        raise SettingsError("ICEBERG_CATALOG_URI", value, f"{backend} is not supported: use sqlite or postgresql")
+        url = make_url(value)
+        url.port  # noqa: B018 - a port that is not a number raises here
+    except (ArgumentError, ValueError) as error:
+        shown = value.split("@")[-1] if "@" in value else value
+        raise SettingsError("ICEBERG_CATALOG_URI", f"…@{shown}" if "@" in value else shown, "not a SQLAlchemy URL, e.g. "
+                            "sqlite:///data/catalog.db or postgresql+psycopg2://user@host/db") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise SettingsError("ICEBERG_CATALOG_URI", url.render_as_string(hide_password=True),
+                            f"{url.get_backend_name()} is not supported: use sqlite or postgresql")
     return value
 
 

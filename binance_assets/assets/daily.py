@@ -9,12 +9,13 @@ from the UI is refused while an hour is open or invalid.
 """
 
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timezone
+from typing import Any
 
 import polars as pl
 from dagster import (
-    AssetCheckResult,
+    AssetCheckEvaluation,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
@@ -24,13 +25,15 @@ from dagster import (
     BackfillPolicy,
     DailyPartitionsDefinition,
     Failure,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
-    asset,
+    multi_asset,
 )
 
 from pyiceberg.catalog import Catalog
 
+from binance_assets import checks
 from binance_assets.charts import markdown_image
 from binance_assets.datasets.contract import Dataset
 from binance_assets.gaps import CAUSES, GAPS, causes_of, ledger_day, minutes_of
@@ -48,10 +51,10 @@ from binance_assets.settings import current
 # round: no hour with a blocking check that has not passed.
 HOURS_PASSED = ~AutomationCondition.any_deps_match(
     ~AutomationCondition.all_checks_match(AutomationCondition.check_passed(), blocking_only=True)
-).with_label("all 24 hours passed their blocking checks (candles_complete fails for an open hour)")
+).with_label("all 24 hours passed their blocking checks ({dataset}_complete fails for an open hour)")
 
-# Built when never built yet (unless its last build failed) or when an hour changed since it was
-# last handled; and only while all 24 hours are there, settled, and passed their blocking checks
+# Built when never built yet, when an hour changed since it was last handled, or hourly after a
+# failed build (the catalog was down, say); and only while all 24 hours are there, settled, and passed their blocking checks
 # (``{dataset}_complete`` fails for an open hour). ``missing`` is judged afresh at every tick, so
 # days whose hours were stored before the daemon's first tick are built on that tick;
 # ``any_deps_updated`` is remembered until the day is built, so a change that arrives while an
@@ -59,8 +62,9 @@ HOURS_PASSED = ~AutomationCondition.any_deps_match(
 DAY_READY = (
     (
         (AutomationCondition.missing() & ~AutomationCondition.execution_failed())
+        | (AutomationCondition.execution_failed() & AutomationCondition.cron_tick_passed("0 * * * *"))
         | AutomationCondition.any_deps_updated().since_last_handled()
-    ).with_label("never built, or an hour changed")
+    ).with_label("never built, an hour changed, or its last build failed (tried again hourly)")
     & ~AutomationCondition.any_deps_missing()
     & ~AutomationCondition.any_deps_in_progress()
     & HOURS_PASSED
@@ -78,21 +82,17 @@ def unusable_hours(hours: Mapping[str, CookedHour]) -> list[str]:
     ]
 
 
-def day_checks(stored_rows: Mapping[str, tuple[int, int]], problems: list[str]) -> list[AssetCheckResult]:
-    """Each built day's rows in the table (from its manifests, after the write) against the rows
-    of its hours, and the table's columns against the contract."""
-    wrong = {day: rows for day, rows in stored_rows.items() if rows[0] != rows[1]}
-    return [
-        AssetCheckResult(check_name="daily_rows", passed=not wrong, metadata={
-            "days_checked": len(stored_rows),
-            "failing_days": MetadataValue.md(
-                "\n".join(f"- {day}: table {table}, hours {hours}" for day, (table, hours) in wrong.items()) or "none"
-            ),
-        }),
-        AssetCheckResult(check_name="daily_schema", passed=not problems, metadata={
-            "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
-        }),
-    ]
+def day_checks(
+    key: AssetKey, stored_rows: Mapping[str, tuple[int, int]], problems: list[str], targets: Mapping[str, Any]
+) -> Iterator[AssetCheckEvaluation]:
+    """Each built day's own results: its rows in the table (from its manifests, after the write)
+    against the rows of its hours, and the table's columns against the contract."""
+    for day, (table, hours) in stored_rows.items():
+        common = dict(asset_key=key, partition=day, blocking=True, target_materialization_data=targets.get(day))
+        yield AssetCheckEvaluation(check_name="daily_rows", passed=table == hours,
+                                   metadata={"table_rows": table, "hour_rows": hours}, **common)
+        yield AssetCheckEvaluation(check_name="daily_schema", passed=not problems, metadata={
+            "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}, **common)
 
 
 def gap_ledger(
@@ -131,34 +131,36 @@ def daily_asset(
 ) -> AssetsDefinition:
     key = AssetKey([place.symbol, f"daily_{dataset.name}"])
 
-    @asset(
-        key=key,
+    @multi_asset(
+        specs=[AssetSpec(
+            key, deps=[cooked], kinds={"iceberg", "polars"}, automation_condition=DAY_READY,
+            description=f"{place.symbol}'s days in the Iceberg table binance.{dataset.name}: one data file per "
+            f"day, built from 24 complete, checked hours, replaced atomically when rebuilt, with a picture.",
+        )],
+        name=f"{place.symbol}__daily_{dataset.name}",
         ins={"hours": AssetIn(cooked, input_manager_key=io_manager)},
         partitions_def=days,
         backfill_policy=BackfillPolicy.single_run(),
         group_name=place.symbol,
-        kinds={"iceberg", "polars"},
-        automation_condition=DAY_READY,
+        can_subset=True,  # each day's check results are recorded as evaluations, not outputs
         check_specs=[
             AssetCheckSpec("daily_rows", asset=key, blocking=True, partitions_def=days,
                            description="The pair-day in Iceberg has exactly the rows of its 24 hours."),
             AssetCheckSpec("daily_schema", asset=key, blocking=True, partitions_def=days,
                            description="The Iceberg table's columns, order and types are the contract's."),
         ],
-        description=f"{place.symbol}'s days in the Iceberg table binance.{dataset.name}: one data file per "
-        f"day, built from 24 complete, checked hours, replaced atomically when rebuilt, with a picture.",
     )
-    def daily(context: AssetExecutionContext, hours: Hours, warehouse: Warehouse, lake: Lake) -> MaterializeResult:
+    def daily(context: AssetExecutionContext, hours: Hours, warehouse: Warehouse, lake: Lake) -> Iterator:
         try:
             catalog = warehouse.catalog()
         except CatalogUnavailable as error:  # name what waits on it: the pair, the dataset, the days
             raise Failure(f"{place.symbol} {dataset.name} days {', '.join(context.partition_keys)} not built: {error}") from error
-        stored = {}
+        stored, refused = {}, []
         for day_key in context.partition_keys:
             day = {hour: hours[hour] for hour in day_hours(day_key)}
-            if refused := unusable_hours(day):
-                raise Failure(f"{place.symbol} {dataset.name} {day_key} is not built: " + "; ".join(refused),
-                              metadata={"unusable_hours": MetadataValue.md("\n".join(f"- {r}" for r in refused))})
+            if unusable := unusable_hours(day):  # the other days of a range are still built
+                refused.append(f"{day_key}: " + "; ".join(unusable))
+                continue
             frame = pl.concat([hour.frame for hour in day.values()])
             when = datetime.strptime(day_key, DAY_FORMAT).date()
             written = write_day(catalog, dataset, place.symbol, when, frame)
@@ -169,6 +171,11 @@ def daily_asset(
                 "picture": MetadataValue.md(markdown_image(png, f"{place.symbol} {dataset.name} {day_key}")),
             }, partition_key=day_key)
             stored[day_key] = (written.stored_rows, frame.height)
-        return MaterializeResult(check_results=day_checks(stored, schema_problems(open_table(catalog, dataset), dataset.columns)))
+        if refused:
+            raise Failure(f"{place.symbol} {dataset.name}: not built: " + " | ".join(refused),
+                          metadata={"unusable_hours": MetadataValue.md("\n".join(f"- {r}" for r in refused))})
+        problems = schema_problems(open_table(catalog, dataset), dataset.columns)
+        yield MaterializeResult(asset_key=key)
+        yield from day_checks(key, stored, problems, checks.materialization_targets(context, key, list(stored)))
 
     return daily

@@ -5,7 +5,7 @@ An hour is complete, and gets ``_SUCCESS``, only when Binance has shown that it 
 the answer holds all of it: a later row came back (Binance only returns closed candles, and pages
 are contiguous), or the hour had ended by Binance's clock when it was asked for and, if it came
 back empty, a second request came back empty too. Every other hour is stored open (no marker) and
-healed later (``automation``). A complete hour already in the lake is not fetched again unless
+healed later (``sensors.heal_hours``). A complete hour already in the lake is not fetched again unless
 the run asks for ``refetch``.
 """
 

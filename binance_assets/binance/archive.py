@@ -119,6 +119,14 @@ class BinanceArchive(ConfigurableResource):
         the archive."""
         return now_ms - now_ms % DAY_MS - self.min_age_days * DAY_MS
 
+    def published(self, symbol: str, day: str) -> bool:
+        """Whether the day's file (``YYYY-MM-DD``) is out: its ``.CHECKSUM`` answers."""
+        try:
+            self.checksum(self._url(symbol, Period("daily", day, 0, 0)))
+        except ArchiveUnusable:
+            return False
+        return True
+
     def checksum(self, url: str) -> str:
         """The sha256 an archive file's ``.CHECKSUM`` states now (one small request)."""
         return self._get(url + ".CHECKSUM").split(b" ", 1)[0].decode(errors="replace").strip()
@@ -148,10 +156,11 @@ class BinanceArchive(ConfigurableResource):
             if rest_from < span_start:
                 yield from self._rest(binance, symbol, rest_from, span_start)
             asked_at = binance.server_time_ms()
-            request = self._request(symbol, period, span_start, span_end)
+            covered = _covered_until(rows, span_start, span_end, period)  # a cut file vouches up to its last row
+            request = self._request(symbol, period, span_start, covered)
             for offset in range(0, max(len(rows), 1), PAGE_LIMIT):  # an empty file still vouches for its span
                 yield Page(rows[offset : offset + PAGE_LIMIT], request, asked_at)
-            rest_from = _covered_until(rows, span_start, span_end, period)
+            rest_from = covered
         if rest_from < end_ms:
             yield from self._rest(binance, symbol, rest_from, end_ms)
 

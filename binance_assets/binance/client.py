@@ -203,7 +203,7 @@ class BinanceResource(ConfigurableResource):
         """1m klines with open time in [start_ms, end_ms), in 1000-row pages, closed candles only.
 
         One request covers 1000 minutes whatever the hour boundaries, so a range of N hours
-        costs ceil(60·N/1000) requests (plus one when gaps shorten a page).
+        costs ceil(60·N/1000) requests.
         """
         self._before_data(symbol)
         cursor = start_ms
@@ -246,13 +246,13 @@ class BinanceResource(ConfigurableResource):
     def open_orders(self, symbol: str) -> list[dict[str, Any]]:
         """The account's orders on ``symbol`` that are open now (NEW, PARTIALLY_FILLED, ...):
         those whose stored status can still change. Weight 6 (with a symbol)."""
-        self._before_data(symbol, signed=True)
+        self.require_credentials()  # one request: a sensor's check needs no weight limit and no clock sync first
         return self._signed("openOrders", self.client.get_open_orders, symbol=symbol)
 
     def order(self, symbol: str, order_id: int) -> dict[str, Any]:
         """One order's current state (``GET /api/v3/order``, weight 4): how a stored order that
         was still open has settled."""
-        self._before_data(symbol, signed=True)
+        self.require_credentials()
         return self._signed("order", self.client.get_order, symbol=symbol, orderId=order_id)
 
     def require_credentials(self) -> None:
@@ -279,6 +279,15 @@ class BinanceResource(ConfigurableResource):
             self.sync_clock()
         return self._clock_estimate_ms()
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """Binance's clock minus ours as last measured, None before a measurement. A sensor keeps
+        it between ticks (``use_clock_offset``) so that a tick costs no ``/api/v3/time``."""
+        return self._offset_ms
+
+    def use_clock_offset(self, offset_ms: int | None) -> None:
+        self._offset_ms = offset_ms
+
     def _clock_estimate_ms(self) -> int:
         """Our clock plus the offset measured so far, without syncing: the throttle and the
         signing run inside the sync's own request."""
@@ -297,9 +306,9 @@ class BinanceResource(ConfigurableResource):
     # -- transport ---------------------------------------------------------------------------
 
     def _signed(self, name: str, call: Callable[..., Any], **params: Any) -> Any:
-        """A signed call: clock synced first; on -1021 resync once and try again."""
-        if self._offset_ms is None:
-            self.sync_clock()
+        """A signed call, stamped with Binance's clock as measured so far (ours until a sync); on
+        -1021 (timestamp outside recvWindow) the clock is measured and the call tried once more.
+        Measuring only then keeps a sensor's check at one request when the clocks agree."""
         try:
             return self._call(name, call, **params)
         except BinanceError as error:

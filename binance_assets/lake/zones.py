@@ -111,8 +111,9 @@ def read_ahead(hours: Mapping[str, T]) -> Iterator[tuple[str, T]]:
 @contextmanager
 def storing(store: Callable[[str, T], Any]) -> Iterator[Callable[[str, T], None]]:
     """A ``put(key, value)`` that stores hours ``IN_FLIGHT`` at a time while the caller goes on
-    producing them. A failed write stops the producer at its next ``put``; every write handed
-    over ends before this returns, also when the producer fails, and the first failure is raised."""
+    producing them. A failed write stops the producer a few puts later (once the writes in flight
+    are waited for); every write handed over ends before this returns, also when the producer
+    fails, and the first failure is raised."""
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
 

@@ -84,16 +84,17 @@ def test_day_is_pictured_and_checked(built) -> None:
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.width >= 600 and image.height >= 300
     assert materialization.metadata["data_files"].value == 1
-    evaluations = {e.check_name: e.passed for e in day.get_asset_check_evaluations()}
-    assert evaluations == {"daily_rows": True, "daily_schema": True}
+    evaluations = {(e.check_name, e.partition): e.passed for e in day.get_asset_check_evaluations()}
+    assert evaluations == {("daily_rows", DAY): True, ("daily_schema", DAY): True}, "the day's own results"
 
 
 def test_daily_checks_fail_on_a_table_that_differs_from_its_hours(tmp_path) -> None:
     """A pair-day whose table rows differ from its hours' fails ``daily_rows``; a table whose
     columns are off the contract (here a real Iceberg table with a double price) fails
     ``daily_schema``."""
-    rows, schema = day_checks({DAY: (1443, 1440)}, [])
-    assert not rows.passed and f"{DAY}: table 1443, hours 1440" in rows.metadata["failing_days"].value
+    key = BTC_CANDLES.daily.key
+    rows, schema = day_checks(key, {DAY: (1443, 1440)}, [], {})
+    assert not rows.passed and rows.partition == DAY and rows.metadata["table_rows"].value == 1443
     assert schema.passed
     catalog = open_catalog(f"sqlite:///{tmp_path}/catalog.db", str(tmp_path / "tables"))
     catalog.create_namespace("binance")
@@ -101,7 +102,7 @@ def test_daily_checks_fail_on_a_table_that_differs_from_its_hours(tmp_path) -> N
     off = Schema(*[NestedField(f.field_id, f.name, DoubleType() if f.name == "open_price" else f.field_type, required=False) for f in fields])
     problems = schema_problems(catalog.create_table("binance.candles", schema=off), CANDLES.columns)
     assert problems == ["column 1 is 'open_price' (double), expected 'open_price' (decimal(38, 8))"]
-    rows, schema = day_checks({DAY: (1440, 1440)}, problems)
+    rows, schema = day_checks(key, {DAY: (1440, 1440)}, problems, {})
     assert rows.passed and not schema.passed
 
 

@@ -85,6 +85,14 @@ def test_cooked_tables_carry_a_freshness_policy(pairs_defs):
         ("LAKE_URL", "ftp://host/lake", "only local paths and s3://"),
         ("BINANCE_API_URL", "https://api.binance.com/api", "without /api (e.g. https://api.binance.com)"),
         ("BINANCE_START_DATE", "2025-03-01-13:30", "not on the hour"),
+        ("BINANCE_START_DATE", "2999-01-01-00:00", "in the future"),
+        ("BINANCE_ARCHIVE_URL", "data.binance.vision", "expected an http:// or https:// URL"),
+        ("BINANCE_WEIGHT_LIMIT", "lots", "whole number"),
+        ("BINANCE_HEAL_LOOKBACK_HOURS", "0", "whole number of at least 1"),
+        ("ICEBERG_CATALOG_URI", "catalog.db", "not a SQLAlchemy URL"),
+        ("ICEBERG_CATALOG_URI", "mysql://db/x", "mysql is not supported"),
+        ("ICEBERG_WAREHOUSE", "/etc/hostname/tables", "is not a folder this user can write to"),
+        ("ICEBERG_WAREHOUSE", "gs://bucket/tables", "only local paths, file:// and s3://"),
     ],
 )
 def test_bad_settings_fail_the_load_naming_variable_and_value(variable, value, named):
@@ -92,6 +100,13 @@ def test_bad_settings_fail_the_load_naming_variable_and_value(variable, value, n
         Settings.from_env({variable: value})
     assert str(raised.value).startswith(f"{variable}={value!r}: ")
     assert named in str(raised.value)
+
+
+def test_a_catalog_password_never_reaches_the_error():
+    for uri in ("mysql://user:hunter2@db/x", "postgresql://user:hunter2@db:port/x"):
+        with pytest.raises(SettingsError) as raised:
+            Settings.from_env({"ICEBERG_CATALOG_URI": uri})
+        assert "hunter2" not in str(raised.value) and "ICEBERG_CATALOG_URI" in str(raised.value)
 
 
 def test_file_urls_name_the_local_path():
