@@ -181,7 +181,7 @@ def materialization_targets(context: AssetExecutionContext, table: AssetKey, key
             AssetRecordsFilter(asset_key=table, asset_partitions=chunk), limit=3 * len(chunk)
         ).records
         for record in records:
-            if record.run_id == context.run_id:
+            if record.run_id == context.run.run_id:
                 targets.setdefault(record.partition_key, _target(record))
     return targets
 

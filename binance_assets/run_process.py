@@ -30,9 +30,9 @@ def exit_with_run(context: InitResourceContext) -> None:
     """In a step process of its own: record the run's process on the run, and exit when it dies."""
     global _watching
     parent = multiprocessing.parent_process()
-    if parent is None or _watching or context.dagster_run is None or context.instance is None:
+    if parent is None or _watching or context.run is None or context.instance is None:
         return  # in the run's own process (in-process execution): nothing to watch
-    context.instance.add_run_tags(context.dagster_run.run_id, {RUN_PROCESS_TAG: f"{socket.gethostname()}:{parent.pid}"})
+    context.instance.add_run_tags(context.run.run_id, {RUN_PROCESS_TAG: f"{socket.gethostname()}:{parent.pid}"})
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True, name="exit-with-run").start()
     _watching = True
 
