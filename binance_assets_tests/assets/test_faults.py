@@ -20,7 +20,7 @@ from binance_assets_tests.cli import cli_env, materialize_cli
 from binance_assets_tests.lake_backends import LakeUnderTest, clean_lake_files
 from binance_assets.partitions import key_of_ms
 from binance_assets_tests.lake_files import hour_ms
-from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, HOURS, failure_messages, run_hours, node
+from binance_assets_tests.runs import ALL_ASSETS, API_KEY, API_SECRET, CANDLE_ASSETS, HOURS, failure_messages, run_hours, node
 from binance_emulator import account
 from binance_emulator.process import EmulatorProcess
 
@@ -214,3 +214,58 @@ def test_a_failed_range_run_leaves_its_hours_as_they_were(faulty: EmulatorProces
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         status = instance.get_status_by_partition(AssetKey(["BTCUSDT", "raw_candles"]), [START, END], HOURS)
     assert status == {START: AssetPartitionStatus.MATERIALIZED, END: None}
+
+
+ODD_PAGES = {
+    "a late row moved mid-page": ({"kind": "misorder", "path": KLINES}, "open_time", "out of order"),
+    "a reversed page": ({"kind": "reverse", "path": KLINES}, "open_time", "out of order"),
+    "two different rows for one minute": ({"kind": "conflicting_duplicate", "path": KLINES}, "open_time",
+                                          "two different rows for the same key"),
+    "an open time 30 s off the minute": ({"kind": "off_minute", "path": KLINES}, "open_time", "not on the minute"),
+}
+
+
+@pytest.mark.parametrize(("fault", "field", "why"), ODD_PAGES.values(), ids=ODD_PAGES.keys())
+def test_an_odd_page_is_refused_whole_and_no_hour_of_it_is_complete(
+    faulty: EmulatorProcess, tmp_path: Path, fault: dict, field: str, why: str
+) -> None:
+    """Findings 3 and 9: a row out of order, a reversed page, two different rows for one minute
+    or a time off the minute refuse the page as a whole — before, the hours before the odd row
+    were stored complete (13:00 with 30 of 60 rows and _SUCCESS, a reversed page as []) or the
+    first of two rows was kept silently."""
+    from binance_assets_tests.lake_backends import local_lake
+
+    lake = local_lake(tmp_path / "lake")
+    faulty.set_faults([{**fault, "count": 1}])
+    result = run_hours(lake.resources(faulty.url), START, END, assets=CANDLE_ASSETS)
+    assert not result.success
+    message = failure_messages(result)
+    assert f"field {field!r}" in message and why in message and "the answer is kept at" in message
+    files = lake.files()
+    assert not [key for key in files if key.startswith("raw/") and key.endswith("_SUCCESS")], "no hour of it complete"
+    assert len(zone(files, "quarantine/candles/")) == 1
+
+
+def test_an_empty_answer_for_closed_hours_is_asked_again_before_it_is_believed(faulty: EmulatorProcess, tmp_path: Path) -> None:
+    """Finding 4: ``[]`` (status 200) for two closed hours was stored as two complete, empty
+    hours. The empty answer is asked again; the second answer has the rows."""
+    from binance_assets_tests.lake_backends import local_lake
+
+    lake = local_lake(tmp_path / "lake")
+    faulty.set_faults([{"kind": "empty", "path": KLINES, "count": 1}])
+    result = run_hours(lake.resources(faulty.url), START, END, assets=CANDLE_ASSETS)
+    assert result.success, failure_messages(result)
+    assert faulty.stats()["requests"]["/api/v3/klines"] == 2
+    raw = {key: json.loads(data) for key, data in zone(lake.files(), "raw/candles/").items() if key.endswith("klines.json")}
+    assert [len(rows) for rows in raw.values()] == [60, 60]
+
+
+def test_closed_hours_empty_twice_are_complete_and_empty(faulty: EmulatorProcess, tmp_path: Path) -> None:
+    from binance_assets_tests.lake_backends import local_lake
+
+    lake = local_lake(tmp_path / "lake")
+    faulty.set_faults([{"kind": "empty", "path": KLINES, "count": 2}])
+    assert run_hours(lake.resources(faulty.url), START, END, assets=CANDLE_ASSETS).success
+    files = zone(lake.files(), "raw/candles/")
+    assert sorted(json.loads(data) for key, data in files.items() if key.endswith("klines.json")) == [[], []]
+    assert len([key for key in files if key.endswith("_SUCCESS")]) == 2, "confirmed by the second answer"
