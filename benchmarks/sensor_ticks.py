@@ -1,0 +1,168 @@
+"""What each sensor's tick costs when nothing changed, over a year of three pairs.
+
+Builds the state a year of operation leaves behind — a year of candles for three pairs (bulk
+archive on, then REST for the recent days), the last ``--order-days`` days of orders (older orders
+are all final: the emulator, like Binance, settles every order within four days, so older hours
+are never watched), and every day of the Iceberg tables and the gap ledger — on a real instance
+(PostgreSQL by default), lake and catalog, against the emulator. Then evaluates each sensor of the
+code location with that instance and the code location's resources, several ticks in a row, and
+prints per tick: Binance requests by path (from the emulator's counters), seconds, runs requested.
+
+A tick that still requests runs (an order settled between ticks, say) is executed and the sensor
+is evaluated again, so the last tick shown is the one where nothing changed.
+
+    python benchmarks/sensor_ticks.py                      # a year, PostgreSQL
+    python benchmarks/sensor_ticks.py --days 30 --instance sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+from dagster import AssetKey, DagsterInstance, RunRequest, SensorResult, build_sensor_context, materialize
+
+from binance_assets.definitions import build_definitions
+from binance_assets.settings import Settings
+from binance_emulator.process import EmulatorProcess
+
+PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD")
+API_KEY, API_SECRET = "B" * 32 + "e" * 32, "S" * 32 + "x" * 32  # the format Binance requires: 64 letters and digits
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+SENSORS = ("heal_hours", "settle_orders", "archive_revisions", "dead_runs")
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def hour_key(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d-%H:00")
+
+
+def fresh_instance(home: Path, kind: str) -> DagsterInstance:
+    """A Dagster instance in ``home``: SQLite, or a fresh PostgreSQL database."""
+    if kind == "postgres":
+        name = f"bench_sensors_{os.getpid()}"
+        connection = psycopg2.connect(f"{PG_SERVER}/postgres")
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+            cursor.execute(f"CREATE DATABASE {name}")
+        connection.close()
+        url = PG_SERVER.replace("postgresql://", "postgresql+psycopg2://")
+        (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {url}/{name}\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def requests_by_path(before: dict, after: dict) -> Counter:
+    """The emulator's requests between two readings of its counters, by path (the archive's
+    files and checksums by kind: one path each)."""
+    def kind(path: str) -> str:
+        if not path.startswith("/data/"):
+            return path
+        return "archive .CHECKSUM" if path.endswith(".CHECKSUM") else "archive file"
+
+    counts: Counter = Counter()
+    for path, count in (Counter(after["requests"]) - Counter(before["requests"])).items():
+        counts[kind(path)] += count
+    return counts
+
+
+def build(definitions: Any, instance: DagsterInstance, keys: list[AssetKey], start: str, end: str) -> float:
+    """One single-run range over ``keys``, as a backfill from the UI would run it; its seconds."""
+    began = time.perf_counter()
+    result = materialize(definitions.assets, selection=keys, instance=instance, resources=definitions.resources,
+                         tags=dict(zip(RANGE_TAGS, (start, end))), raise_on_error=False)
+    if not result.success:
+        raise SystemExit(f"building {start}...{end} of {[k.to_user_string() for k in keys]} failed")
+    return time.perf_counter() - began
+
+
+def run(request: RunRequest, definitions: Any, instance: DagsterInstance) -> None:
+    """A sensor's run request executed as the daemon would: its assets, range tags and config."""
+    materialize(definitions.assets, selection=request.asset_selection, instance=instance, resources=definitions.resources,
+                tags=dict(request.tags), run_config=request.run_config or None, raise_on_error=False)
+
+
+def tick(name: str, definitions: Any, instance: DagsterInstance, emulator: EmulatorProcess, cursor: str | None):
+    """One evaluation of sensor ``name``: (seconds, requests by path, run requests, skip message, cursor)."""
+    sensor = definitions.get_sensor_def(name)
+    before = emulator.stats()
+    with build_sensor_context(instance=instance, resources=definitions.resources, cursor=cursor) as context:
+        began = time.perf_counter()
+        result = sensor(context)
+        results = list(result) if isinstance(result, Iterator) else [result]
+        seconds = time.perf_counter() - began
+        cursor = context.cursor
+    requests = [r for item in results for r in (item.run_requests or [] if isinstance(item, SensorResult) else
+                                                 [item] if isinstance(item, RunRequest) else [])]
+    skips = [getattr(item, "skip_message", None) or "" for item in results if not isinstance(item, (RunRequest, SensorResult))]
+    return seconds, requests_by_path(before, emulator.stats()), requests, "; ".join(skips), cursor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365, help="days of candles (default a year)")
+    parser.add_argument("--order-days", type=int, default=7, help="days of orders (default 7)")
+    parser.add_argument("--instance", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--ticks", type=int, default=3, help="ticks per sensor after the state is built")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder, EmulatorProcess(api_key=API_KEY, api_secret=API_SECRET) as emulator:
+        home = Path(folder)
+        last = (datetime.now(timezone.utc) - timedelta(minutes=15)).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        first = (last - timedelta(days=args.days)).replace(hour=0)
+        environment = {
+            "BINANCE_API_URL": emulator.url, "BINANCE_ARCHIVE_URL": emulator.url,
+            "BINANCE_API_KEY": API_KEY, "BINANCE_API_SECRET": API_SECRET,
+            "BINANCE_SYMBOLS": ",".join(PAIRS), "BINANCE_START_DATE": hour_key(first),
+            "LAKE_URL": str(home / "lake"), "ICEBERG_CATALOG_URI": f"sqlite:///{home}/catalog.db",
+            "ICEBERG_WAREHOUSE": str(home / "tables"),
+        }
+        os.environ.update(environment)
+        definitions = build_definitions(Settings.from_env(environment))
+        instance = fresh_instance(home, args.instance)
+
+        print(f"state: {args.days} days of candles of {', '.join(PAIRS)} ({hour_key(first)} … {hour_key(last)}), "
+              f"{args.order_days} days of orders, every day in Iceberg; instance {args.instance}", flush=True)
+        candles = [AssetKey([p, name]) for p in PAIRS for name in ("raw_candles", "candles")]
+        orders = [AssetKey([p, name]) for p in PAIRS for name in ("raw_orders", "orders")]
+        order_first = hour_key(last - timedelta(days=args.order_days))
+        daily = [AssetKey([p, "daily_candles"]) for p in PAIRS]
+        daily_orders = [AssetKey([p, "daily_orders"]) for p in PAIRS]
+        last_full_day = (last - timedelta(days=1)).strftime("%Y-%m-%d")
+        steps = [
+            ("candles", candles, hour_key(first), hour_key(last)),
+            ("orders", orders, order_first, hour_key(last)),
+            ("daily candles", daily, first.strftime("%Y-%m-%d"), last_full_day),
+            ("daily orders", daily_orders, (last - timedelta(days=args.order_days - 1)).strftime("%Y-%m-%d"), last_full_day),
+        ]
+        for label, keys, start, end in steps:
+            before = emulator.stats()
+            seconds = build(definitions, instance, keys, start, end)
+            used = requests_by_path(before, emulator.stats())
+            print(f"  built {label} {start} … {end}: {seconds:.0f} s, {sum(used.values())} Binance requests", flush=True)
+
+        print(f"\n{'sensor':<18} {'tick':>4} {'seconds':>8} {'requests':>8}  runs  by path / outcome")
+        for name in SENSORS:
+            cursor, extra = None, 0
+            for number in range(1, args.ticks + 1 + extra):
+                seconds, used, requests, skip, cursor = tick(name, definitions, instance, emulator, cursor)
+                paths = ", ".join(f"{path} {count}" for path, count in sorted(used.items())) or "none"
+                print(f"{name:<18} {number:>4} {seconds:>8.2f} {sum(used.values()):>8}  {len(requests):>4}  {paths}"
+                      f"{' — ' + skip if skip else ''}", flush=True)
+                for request in requests:
+                    run(request, definitions, instance)
+                if requests and extra < 3:
+                    extra += 1  # something changed: tick again until nothing has
+
+
+if __name__ == "__main__":
+    main()
