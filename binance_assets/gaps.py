@@ -1,19 +1,8 @@
-"""The gap ledger, ``binance.gaps``: every minute a pair's day lacks a candle for, and why.
-
-Built with the pair's day of candles (``assets.daily``), one pair-day at a time. A missing minute's
-cause is
-
-* ``exchange`` — no configured pair has a candle for it (maintenance; needs two or more pairs,
-  each with the hour complete in the lake);
-* ``pair`` — this pair alone lacks it, and the archive lacks it too (the hour was built from the
-  archive file, which has the final word);
-* ``pending`` — not verifiable yet: the hour came by REST and the day's archive file was not
-  consulted (not published yet); ``sensors.archive_revisions`` fetches the hour again from the
-  archive once it is published;
-* ``recovered`` — listed before, present now: REST lacked it, the archive had it, and the hour
-  was rebuilt. Kept as history.
-
-A minute keeps the time it was first detected; every build verifies the day again.
+"""The gap ledger, ``binance.gaps``: every minute a pair's day lacks a candle for, and why (the
+causes are in docs/data-contract.md). Built with the pair's day of candles
+(``assets.daily``); a minute keeps the time it was first detected, and every build verifies the
+day again. ``pending`` minutes are fetched again by ``sensors.archive_revisions`` once the day's
+archive file is published.
 """
 
 from __future__ import annotations
@@ -30,7 +19,7 @@ from binance_assets.partitions import MINUTE_MS, day_bounds, epoch_ms
 
 @dataclass(frozen=True)
 class LedgerTable:
-    """``binance.gaps``, partitioned like the datasets' tables: by pair and day of the minute."""
+    """``binance.gaps``, partitioned like the datasets' tables."""
 
     name: str = "gaps"
     columns: tuple[Column, ...] = (
@@ -55,13 +44,8 @@ def minutes_of(frame: pl.DataFrame, time_column: str, day: date) -> set[int]:
 
 
 def ledger_day(
-    symbol: str,
-    day: date,
-    present: set[int],
-    archived_hours: set[int],
-    others: Mapping[str, set[int] | None],
-    previous: pl.DataFrame,
-    now: datetime,
+    symbol: str, day: date, present: set[int], archived_hours: set[int], others: Mapping[str, set[int] | None],
+    previous: pl.DataFrame, now: datetime,
 ) -> pl.DataFrame:
     """The pair-day's ledger rows. ``present``: the pair's minutes; ``archived_hours``: the hours
     (0…23) built from an archive file; ``others``: every other configured pair's minutes of the

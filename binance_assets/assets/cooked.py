@@ -16,7 +16,6 @@ from binance_assets.lake.storage import LakeError
 from binance_assets.lake.zones import CookedHour, Place, RawHour, read_ahead, storing
 from binance_assets.partitions import HOUR_MS, epoch_ms, key_of_ms, partition_hour
 
-
 UNSETTLED = "unsettled"  # metadata of an hour whose rows may still change: key → last update time
 
 
@@ -31,12 +30,7 @@ def previous_row(lake: Lake, place: Place, key: str) -> pl.DataFrame | None:
 
 
 def materialize_cooked(
-    context: AssetExecutionContext,
-    dataset: Dataset,
-    place: Place,
-    table: AssetKey,
-    raw: Mapping[str, RawHour],
-    lake: Lake,
+    context: AssetExecutionContext, dataset: Dataset, place: Place, table: AssetKey, raw: Mapping[str, RawHour], lake: Lake
 ) -> Iterator[MaterializeResult | AssetCheckEvaluation]:
     """Each hour of the run cooked once (a day of hours per polars call), judged and stored; then
     the materializations, then every hour's check results aimed at them."""

@@ -1,30 +1,14 @@
-"""The asset factory: one pair's assets, keyed by its symbol, in an asset group of its own.
-
-For every dataset in ``DATASETS`` a pair gets ``{SYMBOL}/raw_{dataset} → {SYMBOL}/{dataset}`` (the
-cooked table, with its checks) ``→ {SYMBOL}/daily_{dataset}`` (its days in the Iceberg table), so a
-pair added to ``BINANCE_SYMBOLS`` appears after a reload and no code is written per pair or dataset.
+"""The asset factory: for every dataset in ``DATASETS`` a pair gets ``{SYMBOL}/raw_{dataset} →
+{SYMBOL}/{dataset}`` (with its checks) ``→ {SYMBOL}/daily_{dataset}``, in an asset group of its own.
 """
-
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from dagster import (
-    AssetExecutionContext,
-    AssetIn,
-    AssetKey,
-    AssetsDefinition,
-    AssetSpec,
-    BackfillPolicy,
-    DailyPartitionsDefinition,
-    FreshnessPolicy,
-    HourlyPartitionsDefinition,
-    MaterializeResult,
-    TableColumn,
-    TableSchema,
-    asset,
-    multi_asset,
+    AssetExecutionContext, AssetIn, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, DailyPartitionsDefinition,
+    FreshnessPolicy, HourlyPartitionsDefinition, MaterializeResult, TableColumn, TableSchema, asset, multi_asset,
 )
 
 from binance_assets import checks
@@ -85,10 +69,7 @@ def dataset_assets(
         **hourly,
     )
     def raw(
-        context: AssetExecutionContext,
-        config: RawConfig,
-        binance: BinanceResource,
-        binance_archive: BinanceArchive,
+        context: AssetExecutionContext, config: RawConfig, binance: BinanceResource, binance_archive: BinanceArchive,
         lake: Lake,
     ) -> MaterializeResult:
         return materialize_raw(context, dataset, place, config, binance, binance_archive, lake)
