@@ -3,8 +3,6 @@ their volume and missing minutes, or the orders per hour by status. They are emb
 metadata as data URIs, so they stay a few KB: flat colours, saved as a palette PNG.
 """
 
-from __future__ import annotations
-
 import base64
 import io
 from collections.abc import Callable, Mapping, Sequence
@@ -78,10 +76,8 @@ def candles_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | 
     ``pair``) is coloured by its cause."""
     image, draw = _canvas()
     rows = _in_day(frame, "candle_open_time", day)
-    pairs = rows["trading_pair"].unique().sort().to_list()
     missing = dict(causes) if causes is not None else dict.fromkeys(missing_minutes(rows, day), "pair")
-    draw.text((PLOT_LEFT, 8), f"{' '.join(pairs) or 'no pair'} {day} UTC: {rows.height} one-minute "
-              f"candles, drawn as {CANDLE_MINUTES}-minute candles", font=FONT, fill=TEXT)
+    _title(draw, rows["trading_pair"], day, f"{rows.height} one-minute candles, drawn as {CANDLE_MINUTES}-minute candles")
     buckets = _candle_buckets(rows, day)
     if buckets.height:
         _draw_candles(draw, buckets)
@@ -107,9 +103,7 @@ def orders_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | N
     image, draw = _canvas()
     rows = _in_day(frame, "order_time", day)
     counts = rows.group_by(pl.col("order_time").dt.hour().alias("hour"), "status").len().sort("hour", "status")
-    pairs = rows["symbol"].unique().sort().to_list()
-    draw.text((PLOT_LEFT, 8), f"{' '.join(pairs) or 'no pair'} {day} UTC: {rows.height} orders per hour, by status",
-              font=FONT, fill=TEXT)
+    _title(draw, rows["symbol"], day, f"{rows.height} orders per hour, by status")
     statuses = _status_order(counts["status"].unique().to_list())
     _draw_legend(draw, statuses, rows)
     count = {(hour, status): number for hour, status, number in counts.iter_rows()}
@@ -129,6 +123,11 @@ def orders_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | N
         draw.text(((left + right) / 2, ORDERS_BOTTOM + 5), f"{hour:02d}", font=SMALL_FONT, fill=TEXT, anchor="mt")
     draw.text((PLOT_LEFT - 16, ORDERS_BOTTOM + 5), "hour UTC", font=SMALL_FONT, fill=TEXT, anchor="rt")
     return _png(image)
+
+
+def _title(draw: ImageDraw.ImageDraw, pairs: pl.Series, day: date, what: str) -> None:
+    names = " ".join(pairs.unique().sort().to_list()) or "no pair"
+    draw.text((PLOT_LEFT, 8), f"{names} {day} UTC: {what}", font=FONT, fill=TEXT)
 
 
 def _canvas() -> tuple[Image.Image, ImageDraw.ImageDraw]:

@@ -11,8 +11,6 @@ and ``AssetCheckResult`` cannot name an hour of a range (1.13): each result is a
 ``AssetCheckEvaluation`` with its hour and that hour's materialization.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field

@@ -1,8 +1,6 @@
 """The code location, wired from the settings: each pair's assets, per dataset a job and its
 schedules, the sensors and the resources."""
 
-from __future__ import annotations
-
 from dagster import Definitions, EnvVar
 
 from binance_assets import automation, sensors

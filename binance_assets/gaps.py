@@ -5,8 +5,6 @@ day again. ``pending`` minutes are fetched again by ``sensors.archive_revisions`
 archive file is published.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,8 +37,7 @@ CAUSES = ("exchange", "pair", "pending", "recovered")
 
 def minutes_of(frame: pl.DataFrame, time_column: str, day: date) -> set[int]:
     """The minutes of the day (0…1439) a frame has a row for."""
-    start, _ = day_bounds(day)
-    return set(((frame[time_column].dt.epoch("ms") - epoch_ms(start)) // MINUTE_MS).to_list())
+    return set(_minute_numbers(frame[time_column], day))
 
 
 def ledger_day(
@@ -54,7 +51,7 @@ def ledger_day(
     start, _ = day_bounds(day)
     known = [minutes for minutes in others.values() if minutes is not None]
     everyone_checked = bool(others) and len(known) == len(others)
-    detected = dict(zip(_minute_numbers(previous, start), previous["detected_at"].to_list()))
+    detected = dict(zip(_minute_numbers(previous["minute"], day), previous["detected_at"].to_list()))
 
     def cause(minute: int) -> str:
         if everyone_checked and not any(minute in minutes for minutes in known):
@@ -81,11 +78,10 @@ def ledger_day(
     )
 
 
-def _minute_numbers(ledger: pl.DataFrame, start: datetime) -> list[int]:
-    return ((ledger["minute"].dt.epoch("ms") - epoch_ms(start)) // MINUTE_MS).to_list() if ledger.height else []
+def _minute_numbers(times: pl.Series, day: date) -> list[int]:
+    return ((times.dt.epoch("ms") - epoch_ms(day_bounds(day)[0])) // MINUTE_MS).to_list()
 
 
 def causes_of(ledger: pl.DataFrame, day: date) -> dict[int, str]:
     """Minute of the day → cause, for the day's picture."""
-    start, _ = day_bounds(day)
-    return dict(zip(_minute_numbers(ledger, start), ledger["cause"].to_list()))
+    return dict(zip(_minute_numbers(ledger["minute"], day), ledger["cause"].to_list()))

@@ -35,23 +35,26 @@ def partition_hour(partition_key: str) -> datetime:
     return hour
 
 
+def since_first(hours: HourlyPartitionsDefinition, keys: list[str]) -> list[str]:
+    """The hourly ``keys`` that are partitions of ``hours`` (not before the first)."""
+    first = hours.get_first_partition_key()
+    return [key for key in keys if first is not None and partition_hour(key) >= partition_hour(first)]
+
+
 def partition_key(hour: datetime) -> str:
     return hour.astimezone(timezone.utc).strftime(PARTITION_FORMAT)
 
 
 def key_of_ms(moment_ms: int) -> str:
-    """The hourly key of the hour an epoch-millisecond instant falls in."""
     return partition_key(datetime.fromtimestamp(moment_ms // HOUR_MS * HOUR_MS / 1000, tz=timezone.utc))
 
 
 def day_hours(day_key: str) -> list[str]:
-    """The 24 hourly keys of a daily key."""
     day = datetime.strptime(day_key, DAY_FORMAT).replace(tzinfo=timezone.utc)
     return [partition_key(day + hour * HOUR) for hour in range(24)]
 
 
 def epoch_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch, Binance's unit of time."""
     return int(moment.timestamp() * 1000)
 
 

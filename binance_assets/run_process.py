@@ -5,8 +5,6 @@ records its process (host and pid) so the ``dead_runs`` sensor can mark the run 
 hours get healed. Runs on other hosts are left to their deployment's run monitoring.
 """
 
-from __future__ import annotations
-
 import multiprocessing
 import os
 import socket

@@ -30,7 +30,7 @@ from binance_assets.iceberg.resource import Warehouse
 from binance_assets.iceberg.tables import scan_table
 from binance_assets.lake.resource import Lake
 from binance_assets.lake.zones import Place
-from binance_assets.partitions import HOUR_MS, key_of_ms, partition_hour
+from binance_assets.partitions import HOUR_MS, key_of_ms, since_first
 from binance_assets.settings import Settings
 
 AssetJob = Any
@@ -126,10 +126,8 @@ def checked_hours(context: SensorEvaluationContext, table: Any, run_ids: set[str
 
 def lookback_hours(now_ms: int, lookback: int, hours: HourlyPartitionsDefinition) -> list[str]:
     """The look-back's hours that are partitions and ended ``HEAL_GRACE_MS`` ago, oldest first."""
-    first = hours.get_first_partition_key()
     current = (now_ms - HEAL_GRACE_MS) // HOUR_MS * HOUR_MS
-    keys = [key_of_ms(current - back * HOUR_MS) for back in range(lookback, 0, -1)]
-    return [key for key in keys if first is not None and partition_hour(key) >= partition_hour(first)]
+    return since_first(hours, [key_of_ms(current - back * HOUR_MS) for back in range(lookback, 0, -1)])
 
 
 def heal_hours(
@@ -260,9 +258,7 @@ def archive_revisions(
 
 def file_hours(url: str, hours: HourlyPartitionsDefinition) -> list[str]:
     start_ms, end_ms = period_of_url(url)
-    first = hours.get_first_partition_key()
-    keys = [key_of_ms(ms) for ms in range(start_ms, end_ms, HOUR_MS)]
-    return [key for key in keys if first is not None and key >= first]
+    return since_first(hours, [key_of_ms(ms) for ms in range(start_ms, end_ms, HOUR_MS)])
 
 
 def pending_gap_runs(

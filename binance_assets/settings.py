@@ -6,14 +6,13 @@ variable and the value named, before anything is written. Resources read their d
 of the others, and a secret never enters run config.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
@@ -54,12 +53,11 @@ class S3Options:
     secret_access_key: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> S3Options:
+    def from_env(cls, env: Mapping[str, str]) -> Self:
         endpoint, region, key, secret = ((env.get(name) or "").strip() or None for name in AWS_VARIABLES)
         return cls(endpoint, region, key, secret)  # AWS_DEFAULT_REGION alone is boto3's own business
 
     def variables(self) -> dict[str, str]:
-        """The AWS variables that are set, by name."""
         values = (self.endpoint_url, self.region, self.access_key_id, self.secret_access_key)
         return {name: value for name, value in zip(AWS_VARIABLES, values) if value}
 
@@ -81,7 +79,7 @@ class Settings:
     s3: S3Options
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str:
@@ -90,9 +88,7 @@ class Settings:
         lake_url = lake_root(get("LAKE_URL"))
         warehouse = (env.get("ICEBERG_WAREHOUSE") or "").strip()
         return cls(
-            symbols=symbols(*symbols_variable(env)),
-            start_date=start_date(get("BINANCE_START_DATE")),
-            lake_url=lake_url,
+            symbols=symbols(*symbols_variable(env)), start_date=start_date(get("BINANCE_START_DATE")), lake_url=lake_url,
             api_url=http_url("BINANCE_API_URL", get("BINANCE_API_URL")),
             archive_url=http_url("BINANCE_ARCHIVE_URL", get("BINANCE_ARCHIVE_URL")),
             iceberg_catalog_uri=catalog_uri(get("ICEBERG_CATALOG_URI")),

@@ -1,8 +1,6 @@
 """Cooked assets: the raw zone's hours typed into the contract's table, judged, and stored with
 their verdict; then each hour's check results are recorded against its materialization."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping
 
 import polars as pl

@@ -117,11 +117,8 @@ def daily_asset(
             description=f"{place.symbol}'s days in the Iceberg table binance.{dataset.name}: one data file per "
             f"day, built from 24 complete, checked hours, replaced atomically when rebuilt, with a picture.",
         )],
-        name=f"{place.symbol}__daily_{dataset.name}",
-        ins={"hours": AssetIn(cooked, input_manager_key=io_manager)},
-        partitions_def=days,
-        backfill_policy=BackfillPolicy.single_run(),
-        group_name=place.symbol,
+        name=f"{place.symbol}__daily_{dataset.name}", ins={"hours": AssetIn(cooked, input_manager_key=io_manager)},
+        partitions_def=days, backfill_policy=BackfillPolicy.single_run(), group_name=place.symbol,
         can_subset=True,  # each day's check results are recorded as evaluations, not outputs
         check_specs=[
             AssetCheckSpec("daily_rows", asset=key, blocking=True, partitions_def=days,

@@ -1,7 +1,5 @@
 """What every hourly asset reports: the run's hours, and each hour's figures."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 

@@ -60,10 +60,7 @@ def dataset_assets(
     hourly = dict(partitions_def=hours, backfill_policy=BackfillPolicy.single_run(), group_name=symbol)
 
     @asset(
-        key=raw_key,
-        kinds={"binance", "json"},
-        pool="binance",
-        metadata=place_metadata("raw", place),
+        key=raw_key, kinds={"binance", "json"}, pool="binance", metadata=place_metadata("raw", place),
         description=f"{symbol} {dataset.name} of each hour exactly as Binance returned them "
         f"(raw/{dataset.name}/symbol={symbol}/…), with _SUCCESS once the hour is complete.",
         **hourly,
@@ -76,11 +73,8 @@ def dataset_assets(
 
     @multi_asset(
         specs=[AssetSpec(
-            table,
-            deps=[raw_key],
-            kinds={"polars", "parquet"},
+            table, deps=[raw_key], kinds={"polars", "parquet"}, freshness_policy=FRESHNESS,
             metadata={"dagster/column_schema": table_schema(list(dataset.columns)), **place_metadata("cooked", place)},
-            freshness_policy=FRESHNESS,
             description=f"The {dataset.name} table of {symbol} (cooked/{dataset.name}/symbol={symbol}/…): the "
             f"contract's columns, exact decimals, UTC millisecond timestamps; each hour judged by its checks.",
         )],

@@ -7,8 +7,6 @@ asked for and, if empty, a second request came back empty too. Other hours are s
 healed later (``sensors.heal_hours``).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any

@@ -8,8 +8,6 @@ replaced them later) must reach its span's last minute; when it ends earlier, RE
 rest from its last row, which costs a request only when that last minute is a real gap.
 """
 
-from __future__ import annotations
-
 import calendar
 import csv
 import hashlib
@@ -66,32 +64,22 @@ class ArchiveStats:
     def as_metadata(self) -> dict[str, Any]:
         source = "+".join(name for name, used in (("archive", self.files), ("rest", self.rest_spans)) if used)
         return {
-            "source": source or "none",
-            "archive_files": self.files,
-            "archive_bytes": self.bytes,
-            "archive_rows": self.rows,
+            "source": source or "none", "archive_files": self.files, "archive_bytes": self.bytes, "archive_rows": self.rows,
             "rest_spans": "; ".join(self.rest_spans[:100]) or "none",
-            # what the archive_revisions sensor watches: every file and checksum the hours came from
-            "archive_checksums": dict(self.checksums),
+            "archive_checksums": dict(self.checksums),  # what the archive_revisions sensor watches
         }
 
 
 class BinanceArchive(ConfigurableResource):
     """Old 1m klines from the public bulk archive, with REST (``BinanceResource``) as fallback."""
 
-    archive_url: str = Field(
-        default_factory=from_env("archive_url"),
-        description="Bulk archive base URL. Default: BINANCE_ARCHIVE_URL, else https://data.binance.vision.",
-    )
+    archive_url: str = Field(default_factory=from_env("archive_url"), description="Bulk archive base URL. "
+                             "Default: BINANCE_ARCHIVE_URL, else https://data.binance.vision.")
     enabled: bool = Field(default=True, description="Read old hours from the archive; false: REST only.")
-    min_age_days: int = Field(
-        default=1,
-        description="Hours before the start of the UTC day this many days ago come from the "
-        "archive; 1 means before yesterday (daily files appear about a day late).",
-    )
-    timeout_seconds: float = Field(
-        default=60.0, description="Deadline of every archive download: connect, headers and the whole file."
-    )
+    min_age_days: int = Field(default=1, description="Hours before the start of the UTC day this many days ago come "
+                              "from the archive; 1 means before yesterday (daily files appear about a day late).")
+    timeout_seconds: float = Field(default=60.0, description="Deadline of every archive download: connect, headers "
+                                   "and the whole file.")
 
     _stats: ArchiveStats = PrivateAttr(default_factory=ArchiveStats)
     _unreachable: bool = PrivateAttr(default=False)

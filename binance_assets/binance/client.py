@@ -66,44 +66,30 @@ class CallStats:
     def as_metadata(self) -> dict[str, Any]:
         limit = {"binance_weight_limit_1m": self.weight_limit, "binance_weight_limit_from": self.weight_limit_source}
         return {
-            "binance_requests": self.requests,
-            "binance_retries": self.retries,
-            "binance_weight_used_1m": self.weight_used,
-            "binance_max_weight_1m": self.max_weight_seen,
-            **(limit if self.weight_limit else {}),
+            "binance_requests": self.requests, "binance_retries": self.retries, "binance_weight_used_1m": self.weight_used,
+            "binance_max_weight_1m": self.max_weight_seen, **(limit if self.weight_limit else {}),
         }
 
 
 class BinanceResource(ConfigurableResource):
     """Binance spot REST API (binance.com, binance.us, the spot testnet, or the emulator)."""
 
-    api_url: str = Field(
-        default_factory=from_env("api_url"),
-        description="REST base URL without /api. Default: BINANCE_API_URL, else https://api.binance.com.",
-    )
-    api_key: str | None = Field(
-        default_factory=secret("BINANCE_API_KEY"), repr=False,
-        description="API key, needed for orders only. Default: BINANCE_API_KEY.",
-    )
-    api_secret: str | None = Field(
-        default_factory=secret("BINANCE_API_SECRET"), repr=False,
-        description="API secret, needed for orders only. Default: BINANCE_API_SECRET.",
-    )
-    timeout_seconds: float = Field(
-        default=10.0, description="Deadline of every HTTP request: connect, headers and the whole body."
-    )
+    api_url: str = Field(default_factory=from_env("api_url"), description="REST base URL without /api. "
+                         "Default: BINANCE_API_URL, else https://api.binance.com.")
+    api_key: str | None = Field(default_factory=secret("BINANCE_API_KEY"), repr=False,
+                                description="API key, needed for orders only. Default: BINANCE_API_KEY.")
+    api_secret: str | None = Field(default_factory=secret("BINANCE_API_SECRET"), repr=False,
+                                   description="API secret, needed for orders only. Default: BINANCE_API_SECRET.")
+    timeout_seconds: float = Field(default=10.0,
+                                   description="Deadline of every HTTP request: connect, headers and the whole body.")
     max_attempts: int = Field(default=6, description="Attempts per request before giving up.")
-    backoff_seconds: float = Field(
-        default=1.0, description="First retry delay; doubles per attempt, with jitter, up to 60 s."
-    )
+    backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles per attempt, with jitter, up to 60 s.")
     weight_limit: int | None = Field(
-        default_factory=from_env("weight_limit"),
-        description="Binance REQUEST_WEIGHT per minute per IP. Default: BINANCE_WEIGHT_LIMIT, else "
-        "the limit exchangeInfo advertises (asked once per run).",
+        default_factory=from_env("weight_limit"), description="Binance REQUEST_WEIGHT per minute per IP. "
+        "Default: BINANCE_WEIGHT_LIMIT, else the limit exchangeInfo advertises (asked once per run).",
     )
-    weight_budget: float = Field(
-        default=0.8, description="Fraction of the weight limit this process may use in a minute before it pauses."
-    )
+    weight_budget: float = Field(default=0.8, description="Fraction of the weight limit this process may use in a "
+                                 "minute before it pauses.")
 
     _client: Any = PrivateAttr(default=None)  # binance.client.Client, built on first use
     _offset_ms: int | None = PrivateAttr(default=None)  # Binance's clock minus ours; None: not measured
@@ -214,7 +200,6 @@ class BinanceResource(ConfigurableResource):
         return self._signed("openOrders", self.client.get_open_orders, symbol=symbol)
 
     def order(self, symbol: str, order_id: int) -> dict[str, Any]:
-        """One order's current state."""
         self.require_credentials()
         return self._signed("order", self.client.get_order, symbol=symbol, orderId=order_id)
 

@@ -10,8 +10,6 @@
   clock: python-binance documents neither a base URL nor a clock offset.
 """
 
-from __future__ import annotations
-
 import hashlib
 import hmac
 import threading

@@ -1,7 +1,5 @@
 """1-minute candles (klines): the ``Dataset``."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from typing import Any
 
@@ -84,18 +82,7 @@ WARNINGS = [
 ]
 
 CANDLES = Dataset(
-    name="candles",
-    columns=COLUMNS,
-    raw_file="klines.json",
-    fields_of=kline_fields,
-    time_of=open_time_of,
-    key_field="open_time",
-    time_field="open_time",
-    on_the_minute=True,
-    symbol_column="trading_pair",
-    time_column="candle_open_time",
-    rules=RULES,
-    warnings=WARNINGS,
-    fetch=fetch,
-    picture=charts.candles_day_png,
+    name="candles", columns=COLUMNS, raw_file="klines.json", fields_of=kline_fields, time_of=open_time_of,
+    key_field="open_time", time_field="open_time", on_the_minute=True, symbol_column="trading_pair",
+    time_column="candle_open_time", rules=RULES, warnings=WARNINGS, fetch=fetch, picture=charts.candles_day_png,
 )

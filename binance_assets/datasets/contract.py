@@ -8,8 +8,6 @@ hold exactly fails with partition, row, field and value named instead of being r
 Nothing here knows Dagster, the lake or HTTP.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,8 +57,6 @@ class Rule:
 
 @dataclass(frozen=True)
 class HourRows:
-    """One hour of raw rows as cooking takes them."""
-
     key: str
     hour: datetime
     rows: list[Any]
@@ -147,6 +143,15 @@ def row_problem(dataset: Dataset, row: Any, symbol: str) -> tuple[str, Any, str]
     return None
 
 
+@dataclass(frozen=True)
+class Last:
+    """The last row accepted so far: the next one must come after it."""
+
+    key: Any
+    time: int
+    row: Any
+
+
 def accept_page(
     dataset: Dataset, page: Page, symbol: str, start_ms: int, end_ms: int, last: Last | None
 ) -> tuple[list[Any], list[int], Last | None]:
@@ -170,15 +175,6 @@ def accept_page(
         seen[key] = row
         last = Last(key, fields[dataset.time_field], row)
     return kept, dropped, last
-
-
-@dataclass(frozen=True)
-class Last:
-    """The last row accepted so far: the next one must come after it."""
-
-    key: Any
-    time: int
-    row: Any
 
 
 def _order_problem(

@@ -1,7 +1,5 @@
 """The account's orders (allOrders): the ``Dataset``."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,20 +61,7 @@ RULES = [
 ]
 
 ORDERS = Dataset(
-    name="orders",
-    columns=COLUMNS,
-    raw_file="orders.json",
-    fields_of=order_fields,
-    time_of=order_time_of,
-    key_field="orderId",
-    time_field="time",
-    on_the_minute=False,
-    symbol_column="symbol",
-    time_column="order_time",
-    rules=RULES,
-    warnings=[],
-    fetch=fetch,
-    picture=charts.orders_day_png,
-    needs_credentials=True,
-    unsettled=unsettled,
+    name="orders", columns=COLUMNS, raw_file="orders.json", fields_of=order_fields, time_of=order_time_of,
+    key_field="orderId", time_field="time", on_the_minute=False, symbol_column="symbol", time_column="order_time",
+    rules=RULES, warnings=[], fetch=fetch, picture=charts.orders_day_png, needs_credentials=True, unsettled=unsettled,
 )

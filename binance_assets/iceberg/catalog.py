@@ -3,8 +3,6 @@
 the files live. Errors say what to check, and never hold a password or secret key.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from pathlib import Path

@@ -4,8 +4,6 @@ duplicates rows. A failed write names table, pair, day, what to check and where:
 SQLAlchemy or pyarrow error names none of them.
 """
 
-from __future__ import annotations
-
 import logging
 import random
 import time
@@ -54,14 +52,9 @@ class DayWrite:
     def metadata(self) -> dict[str, str | int]:
         """The snapshot id as text: 64 bits are more digits than the UI's JavaScript numbers keep."""
         return {
-            "table": self.table,
-            "rows": self.rows,
-            "data_files": self.data_files,
-            "snapshot_id": str(self.snapshot_id),
-            "table_location": self.location,
-            "commit_attempts": self.attempts,
-            "expired_snapshots": self.expired_snapshots,
-            "orphan_files_removed": self.orphan_files_removed,
+            "table": self.table, "rows": self.rows, "data_files": self.data_files, "snapshot_id": str(self.snapshot_id),
+            "table_location": self.location, "commit_attempts": self.attempts,
+            "expired_snapshots": self.expired_snapshots, "orphan_files_removed": self.orphan_files_removed,
         }
 
 
@@ -164,15 +157,7 @@ def write_table_day(
         expiry, sweep = after_write(table, sequence_before, getattr(snapshot, "sequence_number", None) or 0)
         files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
     return DayWrite(
-        table=identifier(spec),
-        symbol=symbol,
-        day=day,
-        rows=rows.num_rows,
-        data_files=len(files),
-        stored_rows=sum(file.record_count for file in files),
-        snapshot_id=snapshot.snapshot_id if snapshot else None,
-        location=table.location(),
-        attempts=tried,
-        expired_snapshots=expiry.snapshots,
-        orphan_files_removed=sweep.removed,
+        table=identifier(spec), symbol=symbol, day=day, rows=rows.num_rows, data_files=len(files),
+        stored_rows=sum(file.record_count for file in files), snapshot_id=snapshot.snapshot_id if snapshot else None,
+        location=table.location(), attempts=tried, expired_snapshots=expiry.snapshots, orphan_files_removed=sweep.removed,
     )

@@ -17,11 +17,9 @@ measured under contention took 18 s, so the age keeps the sweep safe. The write 
 every ``binance.orphan-files.sweep-every-commits`` (20) sequence numbers, bounded per call.
 """
 
-from __future__ import annotations
-
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pyarrow.fs import FileSelector, FileSystem, FileType
@@ -117,7 +115,7 @@ def expire_snapshots(table: Table, now_ms: int | None = None) -> Expiry:
         log.info("snapshot expiry of %s lost a race with another writer, skipped: %s", table.name(), error)
         return Expiry(0, 0)
     for path in files:
-        _delete(table.io, path)
+        _delete(table.io.delete, path, "unreferenced")
     return Expiry(len(expired_ids), len(files))
 
 
@@ -177,7 +175,7 @@ def remove_orphan_files(
     for path in orphans[:max_files]:
         if time.monotonic() > deadline:
             break
-        removed += _delete_path(filesystem, path)
+        removed += _delete(filesystem.delete_file, path, "orphan")
     return Sweep(len(orphans), removed)
 
 
@@ -208,23 +206,13 @@ def _filesystem(io: PyArrowFileIO, location: str) -> tuple[FileSystem, str]:
     return io.fs_by_scheme(scheme, netloc), path
 
 
-def _delete_path(filesystem: FileSystem, path: str) -> int:
-    """1 when the orphan ``path`` was deleted; 0 when it was already gone or could not be."""
+def _delete(delete: Callable[[str], None], path: str, kind: str) -> int:
+    """1 when ``path`` was deleted; 0 when it was already gone (a concurrent expiry) or could not be."""
     try:
-        filesystem.delete_file(path)
+        delete(path)
         return 1
     except FileNotFoundError:
         return 0
     except OSError as error:
-        log.warning("could not delete orphan file %s: %s", path, error)
+        log.warning("could not delete %s file %s: %s", kind, path, error)
         return 0
-
-
-def _delete(io: FileIO, path: str) -> None:
-    """Delete a file no snapshot references; one already gone (a concurrent expiry) is fine."""
-    try:
-        io.delete(path)
-    except FileNotFoundError:
-        pass
-    except OSError as error:
-        log.warning("could not delete unreferenced file %s: %s", path, error)

@@ -3,8 +3,6 @@
 time column, so a pair's day is one partition holding one data file.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from datetime import date
 from typing import Protocol

@@ -6,8 +6,6 @@ fsynced; on S3 a returned ``PutObject`` is both. So a marker written after its d
 zone's ``_SUCCESS``) never outlives it in a crash. Errors name the lake location.
 """
 
-from __future__ import annotations
-
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,7 +22,7 @@ class LakeError(Exception):
 
 
 class LakeStorage(Protocol):
-    """A lake backend; keys are relative to the lake root."""
+    """A lake backend; keys are relative to the lake root, ``list`` takes a folder."""
 
     def write(self, key: str, data: bytes) -> None: ...
 
@@ -76,7 +74,6 @@ class LocalStorage:
         self._path(key).unlink(missing_ok=True)
 
     def list(self, prefix: str) -> list[str]:
-        """Keys of every file under the folder ``prefix``."""
         folder = self._path(prefix)
         if not folder.is_dir():
             return []
@@ -129,7 +126,6 @@ class S3Storage:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def list(self, prefix: str) -> list[str]:
-        """Keys of every object under ``prefix`` (a folder)."""
         start = len(self._key(""))
         with self._failing("listing", prefix):
             pages = self.client.get_paginator("list_objects_v2").paginate(

@@ -7,8 +7,6 @@ Hours are stored ``IN_FLIGHT`` at a time, each hour's files in order (data, then
 a kill leaves every hour whole or absent.
 """
 
-from __future__ import annotations
-
 import io
 import json
 from collections import deque
@@ -18,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import polars as pl
 
@@ -55,7 +53,7 @@ class RawHour:
     provenance: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, rows: list[Any], complete: bool, provenance: Mapping[str, str] | None = None) -> RawHour:
+    def of(cls, rows: list[Any], complete: bool, provenance: Mapping[str, str] | None = None) -> Self:
         return cls(json.dumps(rows, separators=(",", ":")).encode(), complete, dict(provenance or {}))
 
     def rows(self) -> list[Any]:
