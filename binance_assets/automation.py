@@ -15,7 +15,7 @@ from dagster import (
 
 from binance_assets.assets.pair import DatasetAssets
 from binance_assets.datasets.contract import Dataset
-from binance_assets.partitions import HOUR, partition_hour, partition_key
+from binance_assets.partitions import HOUR, partition_key, since_first
 
 AssetJob = Any  # what define_asset_job returns (Dagster does not export its class name)
 
@@ -27,10 +27,8 @@ NEAR_REAL_TIME_CRON = "*/5 * * * *"
 
 def dataset_job(dataset: Dataset, pairs: Sequence[DatasetAssets]) -> AssetJob:
     return define_asset_job(
-        name=f"{dataset.name}_job",
-        selection=AssetSelection.assets(*[a for pair in pairs for a in (pair.raw, pair.cooked)]),
-        tags=RUN_RETRY_TAGS,
-        description=f"Every pair's raw {dataset.name} → {dataset.name} and its checks.",
+        name=f"{dataset.name}_job", selection=AssetSelection.assets(*[a for pair in pairs for a in (pair.raw, pair.cooked)]),
+        tags=RUN_RETRY_TAGS, description=f"Every pair's raw {dataset.name} → {dataset.name} and its checks.",
     )
 
 
@@ -44,9 +42,9 @@ def last_closed_hour(moment: datetime) -> datetime:
 
 def hour_request(hour: datetime, run_key: str, hours: HourlyPartitionsDefinition) -> RunRequest | SkipReason:
     """A run for ``hour``'s partition, or a skip when the hour precedes the first partition."""
-    key, first = partition_key(hour), hours.get_first_partition_key()
-    if first is None or hour < partition_hour(first):
-        return SkipReason(f"{key} is before BINANCE_START_DATE ({first})")
+    key = partition_key(hour)
+    if not since_first(hours, [key]):
+        return SkipReason(f"{key} is before BINANCE_START_DATE ({hours.get_first_partition_key()})")
     return RunRequest(run_key=run_key, partition_key=key)
 
 
@@ -66,7 +64,9 @@ def hour_schedule(
     return _schedule
 
 
-def dataset_schedules(job: AssetJob, hours: HourlyPartitionsDefinition, dataset: Dataset, running: bool) -> list[ScheduleDefinition]:
+def dataset_schedules(
+    job: AssetJob, hours: HourlyPartitionsDefinition, dataset: Dataset, running: bool
+) -> list[ScheduleDefinition]:
     status = DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED
     name = dataset.name
     return [
@@ -79,9 +79,7 @@ def dataset_schedules(job: AssetJob, hours: HourlyPartitionsDefinition, dataset:
 
 def daily_tables(pairs: Sequence[DatasetAssets]) -> AutomationConditionSensorDefinition:
     return AutomationConditionSensorDefinition(
-        "daily_tables",
-        target=AssetSelection.assets(*[pair.daily for pair in pairs]),
-        default_status=DefaultSensorStatus.RUNNING,
+        "daily_tables", target=AssetSelection.assets(*[pair.daily for pair in pairs]), default_status=DefaultSensorStatus.RUNNING,
         description="Builds each pair's day in the Iceberg tables once its 24 hours are complete and "
         "passed their blocking checks, and rebuilds it when one of them is re-materialized.",
     )

@@ -1,13 +1,8 @@
-"""Asset checks: every hour of a cooked table is judged, the verdict is stored with the hour and
-recorded in Dagster as that hour's own check results. Per dataset and hour:
-
-* ``{dataset}_valid`` — blocking, ERROR: the contract's columns, order and types, and every rule.
-* ``{dataset}_complete`` — blocking, WARN: the hour is complete. An open hour fails with WARN: the
-  run succeeds (near-real-time refresh) but no day is built from it.
-* ``{dataset}_{warning}`` — non-blocking, WARN: what the market may really do but deserves a look.
-
-Dagster counts a result as current for an hour only when it names the materialization it judged,
-and ``AssetCheckResult`` cannot name an hour of a range (1.13): each result is an
+"""Asset checks: every hour of a cooked table is judged, the verdict stored with the hour and
+recorded as that hour's own results: ``{dataset}_valid`` (blocking, ERROR), ``{dataset}_complete``
+(blocking, WARN: a near-real-time run of an open hour succeeds, but no day uses the hour) and one
+non-blocking check per warning. ``AssetCheckResult`` cannot name an hour of a range (1.13), and
+Dagster counts a result only when it names the materialization it judged: each result is an
 ``AssetCheckEvaluation`` with its hour and that hour's materialization.
 """
 

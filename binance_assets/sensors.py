@@ -23,6 +23,7 @@ from binance_assets import run_process
 from binance_assets.assets.cooked import UNSETTLED
 from binance_assets.assets.pair import DatasetAssets
 from binance_assets.assets.raw import spans
+from binance_assets.automation import AssetJob
 from binance_assets.binance.archive import ArchiveUnreachable, ArchiveUnusable, BinanceArchive, period_of_url
 from binance_assets.binance.client import BinanceResource
 from binance_assets.gaps import GAPS
@@ -33,7 +34,6 @@ from binance_assets.lake.zones import Place
 from binance_assets.partitions import HOUR_MS, key_of_ms, since_first
 from binance_assets.settings import Settings
 
-AssetJob = Any
 # How a run request names a single-run range of partitions (the CLI and the UI write the same).
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 EVERY_2_MINUTES, DAILY = 120, 86_400
@@ -55,12 +55,9 @@ def hour_run(pair: DatasetAssets, keys: Sequence[str], run_key: str, refetch: bo
 def latest_materializations(context: SensorEvaluationContext, pair: DatasetAssets, keys: list[str]) -> dict[str, Any]:
     """Each hour's newest materialization of the pair's cooked asset, one query per hour: an hour
     refreshed every five minutes has many, which would crowd older hours out of one query."""
-    latest = {}
-    for key in keys:
-        records = context.instance.fetch_materializations(AssetRecordsFilter(pair.cooked.key, asset_partitions=[key]), limit=1).records
-        if records:
-            latest[key] = records[0]
-    return latest
+    fetch = context.instance.fetch_materializations
+    found = {key: fetch(AssetRecordsFilter(pair.cooked.key, asset_partitions=[key]), limit=1).records for key in keys}
+    return {key: records[0] for key, records in found.items() if records}
 
 
 def new_materializations(context: SensorEvaluationContext, key: Any, after: int | None) -> Iterator[Any]:
