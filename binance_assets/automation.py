@@ -1,70 +1,50 @@
-"""Jobs, schedules and the daily tables' automation.
-
-Per dataset, a job over every pair's raw and cooked assets (each pair in steps of its own, so a
-failing pair never holds another back) and two schedules: ``*_hourly`` at :05 UTC for the hour
-that just closed, ``*_near_real_time`` every 5 minutes for the still-open hour. Candle schedules
-ship running; orders schedules only when ``BINANCE_API_KEY`` and ``BINANCE_API_SECRET`` are set.
-``daily_tables`` (shipped running) is the declarative automation of the daily assets
-(``assets.daily.DAY_READY``); the sensors that reconcile the lake with Binance are in ``sensors``.
+"""Jobs, schedules and the daily tables' automation: per dataset a job over every pair's raw and
+cooked assets (each pair in steps of its own, so a failing pair holds no other back), its hourly
+and near-real-time schedules, and ``daily_tables``, the sensor of ``assets.daily.DAY_READY``.
 """
-
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from dagster import (
-    AssetSelection,
-    AutomationConditionSensorDefinition,
-    DefaultScheduleStatus,
-    DefaultSensorStatus,
-    HourlyPartitionsDefinition,
-    RunRequest,
-    ScheduleDefinition,
-    ScheduleEvaluationContext,
-    SkipReason,
-    define_asset_job,
-    schedule,
+    AssetSelection, AutomationConditionSensorDefinition, DefaultScheduleStatus, DefaultSensorStatus,
+    HourlyPartitionsDefinition, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason,
+    define_asset_job, schedule,
 )
 
 from binance_assets.assets.pair import DatasetAssets
 from binance_assets.datasets.contract import Dataset
-from binance_assets.partitions import HOUR, partition_hour, partition_key
+from binance_assets.partitions import HOUR, partition_key, since_first
 
 AssetJob = Any  # what define_asset_job returns (Dagster does not export its class name)
 
-# Dagster's run retries (enabled in deploy/dagster.yaml) re-execute a failed run from the failed
-# step, after the resource's own retries of single requests have given up.
+# Dagster's run retries (deploy/dagster.yaml): from the failed step, once the request retries gave up.
 RUN_RETRY_TAGS = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
 HOURLY_CRON = "5 * * * *"
 NEAR_REAL_TIME_CRON = "*/5 * * * *"
 
 
 def dataset_job(dataset: Dataset, pairs: Sequence[DatasetAssets]) -> AssetJob:
-    """One dataset's raw and cooked assets (with the cooked table's checks), for every pair."""
     return define_asset_job(
-        name=f"{dataset.name}_job",
-        selection=AssetSelection.assets(*[a for pair in pairs for a in (pair.raw, pair.cooked)]),
-        tags=RUN_RETRY_TAGS,
-        description=f"Every pair's raw {dataset.name} → {dataset.name} and its checks.",
+        name=f"{dataset.name}_job", selection=AssetSelection.assets(*[a for pair in pairs for a in (pair.raw, pair.cooked)]),
+        tags=RUN_RETRY_TAGS, description=f"Every pair's raw {dataset.name} → {dataset.name} and its checks.",
     )
 
 
 def current_hour(moment: datetime) -> datetime:
-    """The still-open hour ``moment`` falls in."""
     return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
 def last_closed_hour(moment: datetime) -> datetime:
-    """The hour that ended most recently at ``moment``."""
     return current_hour(moment) - HOUR
 
 
 def hour_request(hour: datetime, run_key: str, hours: HourlyPartitionsDefinition) -> RunRequest | SkipReason:
     """A run for ``hour``'s partition, or a skip when the hour precedes the first partition."""
-    key, first = partition_key(hour), hours.get_first_partition_key()
-    if first is None or hour < partition_hour(first):
-        return SkipReason(f"{key} is before BINANCE_START_DATE ({first})")
+    key = partition_key(hour)
+    if not since_first(hours, [key]):
+        return SkipReason(f"{key} is before BINANCE_START_DATE ({hours.get_first_partition_key()})")
     return RunRequest(run_key=run_key, partition_key=key)
 
 
@@ -72,9 +52,8 @@ def hour_schedule(
     job: AssetJob, hours: HourlyPartitionsDefinition, name: str, cron: str,
     pick_hour: Callable[[datetime], datetime], status: DefaultScheduleStatus, description: str,
 ) -> ScheduleDefinition:
-    """A schedule that runs ``job`` for the hour ``pick_hour`` chooses from the tick's time. The
-    tick's time is the host's: an hour it calls closed that Binance has not closed yet is stored
-    open and healed by ``heal_hours``."""
+    """Runs ``job`` for the hour ``pick_hour`` chooses from the tick's time, the host's: an hour
+    Binance has not closed yet is stored open and healed by ``heal_hours``."""
 
     @schedule(name=name, job=job, cron_schedule=cron, execution_timezone="UTC", default_status=status,
               description=description)
@@ -85,8 +64,9 @@ def hour_schedule(
     return _schedule
 
 
-def dataset_schedules(job: AssetJob, hours: HourlyPartitionsDefinition, dataset: Dataset, running: bool) -> list[ScheduleDefinition]:
-    """The hourly batch and the near-real-time refresh of one dataset, all pairs."""
+def dataset_schedules(
+    job: AssetJob, hours: HourlyPartitionsDefinition, dataset: Dataset, running: bool
+) -> list[ScheduleDefinition]:
     status = DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED
     name = dataset.name
     return [
@@ -99,9 +79,7 @@ def dataset_schedules(job: AssetJob, hours: HourlyPartitionsDefinition, dataset:
 
 def daily_tables(pairs: Sequence[DatasetAssets]) -> AutomationConditionSensorDefinition:
     return AutomationConditionSensorDefinition(
-        "daily_tables",
-        target=AssetSelection.assets(*[pair.daily for pair in pairs]),
-        default_status=DefaultSensorStatus.RUNNING,
+        "daily_tables", target=AssetSelection.assets(*[pair.daily for pair in pairs]), default_status=DefaultSensorStatus.RUNNING,
         description="Builds each pair's day in the Iceberg tables once its 24 hours are complete and "
         "passed their blocking checks, and rebuilds it when one of them is re-materialized.",
     )

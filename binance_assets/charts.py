@@ -1,12 +1,7 @@
-"""Small PNG pictures of a pair's day for the Dagster UI, drawn with Pillow.
-
-A daily asset's materialization shows its day at a glance: the candles with their volume and the
-minutes Binance had no candle for, or the orders per hour by status. Pictures are embedded in
-markdown metadata as data URIs, so they must stay small (a few KB): flat colours, few of them,
-saved as a palette PNG.
+"""Small PNG pictures of a pair's day for the Dagster UI, drawn with Pillow: the candles with
+their volume and missing minutes, or the orders per hour by status. They are embedded in markdown
+metadata as data URIs, so they stay a few KB: flat colours, saved as a palette PNG.
 """
-
-from __future__ import annotations
 
 import base64
 import io
@@ -36,16 +31,14 @@ UP = (38, 150, 90)
 DOWN = (205, 50, 50)
 VOLUME = (120, 140, 160)
 PRESENT_MINUTE = (200, 222, 205)
-# A missing minute's colour tells its cause (the gap ledger, binance.gaps).
-CAUSE_COLOURS = {
+CAUSE_COLOURS = {  # a missing minute's cause in the gap ledger
     "exchange": (110, 70, 170),  # no configured pair has it: maintenance
     "pair": (235, 110, 0),  # this pair alone, and the archive agrees: no trades
     "pending": (230, 190, 0),  # not verifiable yet (archive not published)
     "recovered": (40, 150, 200),  # REST lacked it, the archive had it: present now
 }
 MISSING_MINUTE = CAUSE_COLOURS["pair"]
-# Binance's order statuses, in the order they are stacked (bottom up) and listed in the legend.
-STATUS_COLOURS = {
+STATUS_COLOURS = {  # Binance's order statuses, in the order they are stacked (bottom up)
     "NEW": (60, 120, 200),
     "PENDING_NEW": (150, 180, 230),
     "PARTIALLY_FILLED": (140, 200, 120),
@@ -68,27 +61,23 @@ SMALL_FONT = ImageFont.load_default(size=10)
 
 
 def minute_x(minute: int) -> int:
-    """The strip's first pixel column of a minute of the day (0 … 1439)."""
+    """The strip's first pixel column of a minute of the day."""
     return PLOT_LEFT + minute * PLOT_WIDTH // MINUTES_PER_DAY
 
 
 def markdown_image(png: bytes, alt: str) -> str:
-    """Markdown that shows ``png`` inline (``MetadataValue.md``): the image as a data URI."""
     text = alt.replace("[", "(").replace("]", ")")
     return f"![{text}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
 def candles_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | None = None) -> bytes:
-    """The day's candles (30-minute candles made from the 1-minute ones) over a volume panel and
-    hours UTC, then a strip of the day's 1,440 minutes where each minute the gap ledger lists is
-    coloured by its cause (``causes``: minute of the day → cause; by default every minute without
-    a candle, as ``pair``)."""
+    """The day's candles (as 30-minute candles) over their volume, then a strip of the day's minutes
+    where each of ``causes`` (minute → cause; by default every minute without a candle, as
+    ``pair``) is coloured by its cause."""
     image, draw = _canvas()
     rows = _in_day(frame, "candle_open_time", day)
-    pairs = rows["trading_pair"].unique().sort().to_list()
     missing = dict(causes) if causes is not None else dict.fromkeys(missing_minutes(rows, day), "pair")
-    draw.text((PLOT_LEFT, 8), f"{' '.join(pairs) or 'no pair'} {day} UTC: {rows.height} one-minute "
-              f"candles, drawn as {CANDLE_MINUTES}-minute candles", font=FONT, fill=TEXT)
+    _title(draw, rows["trading_pair"], day, f"{rows.height} one-minute candles, drawn as {CANDLE_MINUTES}-minute candles")
     buckets = _candle_buckets(rows, day)
     if buckets.height:
         _draw_candles(draw, buckets)
@@ -101,7 +90,7 @@ def candles_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | 
 
 
 def missing_minutes(frame: pl.DataFrame, day: date) -> list[int]:
-    """Minutes of the day (0 … 1439) that no candle opens at."""
+    """Minutes of the day that no candle opens at."""
     start, _ = day_bounds(day)
     offset = (pl.col("candle_open_time") - start).dt.total_milliseconds()
     present = frame.select(offset.filter(offset % 60_000 == 0) // 60_000).to_series()
@@ -110,18 +99,11 @@ def missing_minutes(frame: pl.DataFrame, day: date) -> list[int]:
 
 
 def orders_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | None = None) -> bytes:
-    """The day's orders per hour (24 bars, UTC), each bar stacked by order status, with a legend
-    giving each status's total."""
+    """The day's orders per hour, each bar stacked by status, with each status's total in a legend."""
     image, draw = _canvas()
     rows = _in_day(frame, "order_time", day)
-    counts = (
-        rows.group_by(pl.col("order_time").dt.hour().alias("hour"), "status")
-        .len()
-        .sort("hour", "status")
-    )
-    pairs = rows["symbol"].unique().sort().to_list()
-    draw.text((PLOT_LEFT, 8), f"{' '.join(pairs) or 'no pair'} {day} UTC: {rows.height} orders per hour, by status",
-              font=FONT, fill=TEXT)
+    counts = rows.group_by(pl.col("order_time").dt.hour().alias("hour"), "status").len().sort("hour", "status")
+    _title(draw, rows["symbol"], day, f"{rows.height} orders per hour, by status")
     statuses = _status_order(counts["status"].unique().to_list())
     _draw_legend(draw, statuses, rows)
     count = {(hour, status): number for hour, status, number in counts.iter_rows()}
@@ -134,13 +116,18 @@ def orders_day_png(frame: pl.DataFrame, day: date, causes: Mapping[int, str] | N
         base = 0
         for status in statuses:
             if number := count.get((hour, status), 0):
-                draw.rectangle((left, scale(base + number), right, scale(base)), fill=_status_colour(status))
+                draw.rectangle((left, scale(base + number), right, scale(base)), fill=STATUS_COLOURS.get(status, OTHER_STATUS))
                 base += number
         if base:
             draw.text(((left + right) / 2, scale(base) - 2), f"{base:,}", font=SMALL_FONT, fill=TEXT, anchor="mb")
         draw.text(((left + right) / 2, ORDERS_BOTTOM + 5), f"{hour:02d}", font=SMALL_FONT, fill=TEXT, anchor="mt")
     draw.text((PLOT_LEFT - 16, ORDERS_BOTTOM + 5), "hour UTC", font=SMALL_FONT, fill=TEXT, anchor="rt")
     return _png(image)
+
+
+def _title(draw: ImageDraw.ImageDraw, pairs: pl.Series, day: date, what: str) -> None:
+    names = " ".join(pairs.unique().sort().to_list()) or "no pair"
+    draw.text((PLOT_LEFT, 8), f"{names} {day} UTC: {what}", font=FONT, fill=TEXT)
 
 
 def _canvas() -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -167,8 +154,7 @@ def _in_day(frame: pl.DataFrame, time_column: str, day: date) -> pl.DataFrame:
 
 
 def _candle_buckets(rows: pl.DataFrame, day: date) -> pl.DataFrame:
-    """``CANDLE_MINUTES``-minute candles: first open, highest high, lowest low, last close, summed
-    volume; prices as floats, which is all a picture needs."""
+    """``CANDLE_MINUTES``-minute candles, as floats: all a picture needs."""
     start, _ = day_bounds(day)
     bucket = (pl.col("candle_open_time") - start).dt.total_minutes() // CANDLE_MINUTES
     return (
@@ -241,9 +227,8 @@ def _draw_hours(draw: ImageDraw.ImageDraw, bottom: int) -> None:
 
 
 def _draw_strip(draw: ImageDraw.ImageDraw, causes: Mapping[int, str]) -> None:
-    """The day's minutes, left to right, each listed minute in its cause's colour; a minute is
-    at least two pixels wide, so a single one stays visible although a minute is narrower than a
-    pixel. Below, a legend with each cause's count."""
+    """The day's minutes, each listed minute in its cause's colour and at least two pixels wide
+    (so a single one stays visible), over a legend with each cause's count."""
     draw.text((PLOT_LEFT - 6, (STRIP_TOP + STRIP_BOTTOM) / 2), "minutes", font=SMALL_FONT, fill=TEXT, anchor="rm")
     draw.rectangle((PLOT_LEFT, STRIP_TOP, PLOT_RIGHT - 1, STRIP_BOTTOM), fill=PRESENT_MINUTE)
     for minute, cause in sorted(causes.items()):
@@ -264,12 +249,8 @@ def _draw_strip(draw: ImageDraw.ImageDraw, causes: Mapping[int, str]) -> None:
 
 
 def _status_order(present: Sequence[str]) -> list[str]:
-    """Binance's status order, then any status it does not document, alphabetically."""
+    """Binance's status order, then undocumented statuses alphabetically."""
     return [status for status in STATUS_COLOURS if status in present] + sorted(set(present) - set(STATUS_COLOURS))
-
-
-def _status_colour(status: str) -> tuple[int, int, int]:
-    return STATUS_COLOURS.get(status, OTHER_STATUS)
 
 
 def _draw_legend(draw: ImageDraw.ImageDraw, statuses: Sequence[str], rows: pl.DataFrame) -> None:
@@ -277,7 +258,7 @@ def _draw_legend(draw: ImageDraw.ImageDraw, statuses: Sequence[str], rows: pl.Da
     x = PLOT_LEFT
     for status in statuses:
         label = f"{status} {totals[status]:,}"
-        draw.rectangle((x, 32, x + 9, 41), fill=_status_colour(status))
+        draw.rectangle((x, 32, x + 9, 41), fill=STATUS_COLOURS.get(status, OTHER_STATUS))
         draw.text((x + 14, 30), label, font=SMALL_FONT, fill=TEXT)
         x += 14 + draw.textlength(label, font=SMALL_FONT) + 16
 

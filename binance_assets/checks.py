@@ -1,24 +1,10 @@
-"""Asset checks: every hour of a cooked table is judged, the verdict is stored with the hour (the
-Parquet file's metadata) and recorded in Dagster as that hour's own check results.
-
-Per dataset and hour:
-
-* ``{dataset}_valid`` — blocking, ERROR: the contract's columns, order and types, and every rule
-  of the dataset (OHLC, prices above zero, …). A failure fails the run, and the hour is kept out
-  of the Iceberg tables.
-* ``{dataset}_complete`` — blocking, WARN: the hour is complete (the raw zone marked it so). An
-  open hour fails with WARN: the run succeeds (near-real-time refresh) but no day is built from it.
-* ``{dataset}_{warning}`` — non-blocking, WARN: what the market may really do but deserves a look
-  (``candles_jumps``). Reported; the hour still counts.
-
-A range run records one result per hour and check, as a one-hour run does, so the UI's view of a
-check's partitions tells each hour's truth after a backfill. Dagster counts a result as current
-for an hour only when it names the materialization it judged; ``AssetCheckResult`` cannot name an
-hour of a range (Dagster 1.13), so each result is an ``AssetCheckEvaluation`` with its hour and the
-storage id of that hour's materialization, recorded after the materializations.
+"""Asset checks: every hour of a cooked table is judged, the verdict stored with the hour and
+recorded as that hour's own results: ``{dataset}_valid`` (blocking, ERROR), ``{dataset}_complete``
+(blocking, WARN: a near-real-time run of an open hour succeeds, but no day uses the hour) and one
+non-blocking check per warning. ``AssetCheckResult`` cannot name an hour of a range (1.13), and
+Dagster counts a result only when it names the materialization it judged: each result is an
+``AssetCheckEvaluation`` with its hour and that hour's materialization.
 """
-
-from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -87,9 +73,8 @@ def specs(dataset: Dataset, table: AssetKey, hours: PartitionsDefinition) -> lis
 def judge(
     dataset: Dataset, frame: pl.DataFrame, hours: Sequence[HourRows], previous: pl.DataFrame | None
 ) -> list[Verdict]:
-    """The verdict of each hour of a cooked batch (``_hour`` column, see ``contract.cook``).
-    ``previous`` is the row before the batch (the last of the hour before), if there is one, so
-    rules that look back see across hour boundaries."""
+    """The verdict of each hour of a cooked batch; ``previous`` is the row before the batch, if
+    any, so rules that look back see across hour boundaries."""
     tables = split_hours(frame, len(hours))
     verdicts = [Verdict(table.height, hour.complete) for hour, table in zip(hours, tables)]
     if problems := schema_differences(frame.drop("_hour", "_row").schema, dataset.columns):
@@ -170,10 +155,9 @@ def _table(frame: pl.DataFrame) -> str:
 
 
 def materialization_targets(context: AssetExecutionContext, table: AssetKey, keys: Sequence[str]) -> dict[str, Any]:
-    """This run's materialization of each of ``keys`` (partitions), as the target its check
-    results name: a week of hours per query, newest first, another run's records passed over.
-    The record type is not exported by Dagster 1.13; it is built from its stored form
-    (``deserialize_value``), which Dagster keeps readable across versions."""
+    """This run's materialization of each of ``keys``, as the target its check results name: a week
+    of hours per query. Dagster 1.13 does not export the target type; it is built from its stored
+    form (``deserialize_value``), which Dagster keeps readable across versions."""
     targets: dict[str, Any] = {}
     for offset in range(0, len(keys), 168):
         chunk = list(keys[offset : offset + 168])

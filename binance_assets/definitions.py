@@ -1,7 +1,5 @@
-"""The code location, wired from the settings: for each pair, for each dataset in ``DATASETS``,
-its assets and checks; per dataset a job and its schedules; the sensors; the resources."""
-
-from __future__ import annotations
+"""The code location, wired from the settings: each pair's assets, per dataset a job and its
+schedules, the sensors and the resources."""
 
 from dagster import Definitions, EnvVar
 
@@ -16,14 +14,12 @@ from binance_assets.lake.resource import Lake
 from binance_assets.partitions import hourly_partitions
 from binance_assets.settings import AWS_VARIABLES, Settings
 
-# dagster-aws's S3Resource fields for the AWS variables the settings found set (the secret too:
-# an EnvVar is resolved in the run's process and shown in the UI by name, never by value).
+# dagster-aws's S3Resource field of each AWS variable (an EnvVar is shown by name, never by value).
 S3_FIELDS = dict(zip(AWS_VARIABLES, ("endpoint_url", "region_name", "aws_access_key_id", "aws_secret_access_key")))
 
 
 def lake(settings: Settings) -> Lake:
-    """The lake, with dagster-aws's S3 resource when it is on S3; a local lake does without, so
-    its step processes never import dagster-aws."""
+    """With dagster-aws's S3 resource on S3 only, so a local lake's steps never import dagster-aws."""
     if not settings.lake_on_s3:
         return Lake()
     from dagster_aws.s3 import S3Resource

@@ -1,22 +1,9 @@
-"""The gap ledger, ``binance.gaps``: every minute a pair's day lacks a candle for, and why.
-
-Built with the pair's day of candles (``assets.daily``), one pair-day at a time. A missing minute's
-cause is
-
-* ``exchange`` — no configured pair has a candle for it (maintenance; needs two or more pairs,
-  each with the hour complete in the lake);
-* ``pair`` — this pair alone lacks it, and the archive lacks it too (the hour was built from the
-  archive file, which has the final word);
-* ``pending`` — not verifiable yet: the hour came by REST and the day's archive file was not
-  consulted (not published yet); ``sensors.archive_revisions`` fetches the hour again from the
-  archive once it is published;
-* ``recovered`` — listed before, present now: REST lacked it, the archive had it, and the hour
-  was rebuilt. Kept as history.
-
-A minute keeps the time it was first detected; every build verifies the day again.
+"""The gap ledger, ``binance.gaps``: every minute a pair's day lacks a candle for, and why (the
+causes are in docs/data-contract.md). Built with the pair's day of candles
+(``assets.daily``); a minute keeps the time it was first detected, and every build verifies the
+day again. ``pending`` minutes are fetched again by ``sensors.archive_revisions`` once the day's
+archive file is published.
 """
-
-from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +17,7 @@ from binance_assets.partitions import MINUTE_MS, day_bounds, epoch_ms
 
 @dataclass(frozen=True)
 class LedgerTable:
-    """``binance.gaps``, partitioned like the datasets' tables: by pair and day of the minute."""
+    """``binance.gaps``, partitioned like the datasets' tables."""
 
     name: str = "gaps"
     columns: tuple[Column, ...] = (
@@ -50,18 +37,12 @@ CAUSES = ("exchange", "pair", "pending", "recovered")
 
 def minutes_of(frame: pl.DataFrame, time_column: str, day: date) -> set[int]:
     """The minutes of the day (0…1439) a frame has a row for."""
-    start, _ = day_bounds(day)
-    return set(((frame[time_column].dt.epoch("ms") - epoch_ms(start)) // MINUTE_MS).to_list())
+    return set(_minute_numbers(frame[time_column], day))
 
 
 def ledger_day(
-    symbol: str,
-    day: date,
-    present: set[int],
-    archived_hours: set[int],
-    others: Mapping[str, set[int] | None],
-    previous: pl.DataFrame,
-    now: datetime,
+    symbol: str, day: date, present: set[int], archived_hours: set[int], others: Mapping[str, set[int] | None],
+    previous: pl.DataFrame, now: datetime,
 ) -> pl.DataFrame:
     """The pair-day's ledger rows. ``present``: the pair's minutes; ``archived_hours``: the hours
     (0…23) built from an archive file; ``others``: every other configured pair's minutes of the
@@ -70,7 +51,7 @@ def ledger_day(
     start, _ = day_bounds(day)
     known = [minutes for minutes in others.values() if minutes is not None]
     everyone_checked = bool(others) and len(known) == len(others)
-    detected = dict(zip(_minute_numbers(previous, start), previous["detected_at"].to_list()))
+    detected = dict(zip(_minute_numbers(previous["minute"], day), previous["detected_at"].to_list()))
 
     def cause(minute: int) -> str:
         if everyone_checked and not any(minute in minutes for minutes in known):
@@ -97,11 +78,10 @@ def ledger_day(
     )
 
 
-def _minute_numbers(ledger: pl.DataFrame, start: datetime) -> list[int]:
-    return ((ledger["minute"].dt.epoch("ms") - epoch_ms(start)) // MINUTE_MS).to_list() if ledger.height else []
+def _minute_numbers(times: pl.Series, day: date) -> list[int]:
+    return ((times.dt.epoch("ms") - epoch_ms(day_bounds(day)[0])) // MINUTE_MS).to_list()
 
 
 def causes_of(ledger: pl.DataFrame, day: date) -> dict[int, str]:
     """Minute of the day → cause, for the day's picture."""
-    start, _ = day_bounds(day)
-    return dict(zip(_minute_numbers(ledger, start), ledger["cause"].to_list()))
+    return dict(zip(_minute_numbers(ledger["minute"], day), ledger["cause"].to_list()))

@@ -14,21 +14,18 @@ DAY_FORMAT = "%Y-%m-%d"
 
 
 def hourly_partitions(start_date: str) -> HourlyPartitionsDefinition:
-    """Hours from ``start_date``; ``end_offset=1`` adds the still-open current hour, which the
-    near-real-time refresh keeps up to date."""
-    return HourlyPartitionsDefinition(
-        start_date=start_date, timezone="UTC", fmt=PARTITION_FORMAT, end_offset=1
-    )
+    """``end_offset=1`` adds the still-open hour, which the near-real-time refresh keeps up to date."""
+    return HourlyPartitionsDefinition(start_date=start_date, timezone="UTC", fmt=PARTITION_FORMAT, end_offset=1)
 
 
 def daily_partitions(start_date: str) -> DailyPartitionsDefinition:
-    """UTC days from the day of ``start_date``; a day exists once it has ended."""
+    """A day exists once it has ended."""
     return DailyPartitionsDefinition(start_date=start_date[:10], timezone="UTC", fmt=DAY_FORMAT)
 
 
 def partition_hour(partition_key: str) -> datetime:
-    """The UTC start of an hourly partition key such as ``2025-01-01-00:00``; a key off the hour
-    is refused (Dagster would otherwise round it to an hour silently)."""
+    """The start of an hourly key such as ``2025-01-01-00:00``; a key off the hour is refused
+    (Dagster would round it silently)."""
     try:
         hour = datetime.strptime(partition_key, PARTITION_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError as error:
@@ -38,27 +35,30 @@ def partition_hour(partition_key: str) -> datetime:
     return hour
 
 
+def since_first(hours: HourlyPartitionsDefinition, keys: list[str]) -> list[str]:
+    """The hourly ``keys`` that are partitions of ``hours`` (not before the first)."""
+    first = hours.get_first_partition_key()
+    return [key for key in keys if first is not None and partition_hour(key) >= partition_hour(first)]
+
+
 def partition_key(hour: datetime) -> str:
     return hour.astimezone(timezone.utc).strftime(PARTITION_FORMAT)
 
 
 def key_of_ms(moment_ms: int) -> str:
-    """The hourly partition key of the hour an epoch-millisecond instant falls in."""
     return partition_key(datetime.fromtimestamp(moment_ms // HOUR_MS * HOUR_MS / 1000, tz=timezone.utc))
 
 
 def day_hours(day_key: str) -> list[str]:
-    """The 24 hourly partition keys of a daily partition key."""
     day = datetime.strptime(day_key, DAY_FORMAT).replace(tzinfo=timezone.utc)
     return [partition_key(day + hour * HOUR) for hour in range(24)]
 
 
 def epoch_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch, Binance's unit of time."""
     return int(moment.timestamp() * 1000)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC day as a half-open interval [start, end)."""
+    """[start, end) of the UTC day."""
     start = datetime.combine(day, time(), tzinfo=timezone.utc)
     return start, start + timedelta(days=1)

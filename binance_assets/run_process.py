@@ -1,17 +1,9 @@
-"""A run's steps live and die with the run's process.
-
-Dagster's multiprocess executor runs each step in a child of the run's process. Killed alone
-(``kill -9`` of the CLI, an OOM kill of the run worker), that process leaves its steps running as
-orphans that go on storing hours with nobody to record them, and the run stays STARTED forever:
-the local run launcher has no way to tell. Two halves fix it:
-
-* every step process watches its parent and exits at once when it is gone (``exit_with_run``);
-* the run records which process runs it (host and pid, a tag of this project's), and the
-  ``dead_runs`` sensor marks a STARTED run whose process is gone as failed, so its hours are
-  healed (``sensors.heal_hours``). Runs on other hosts are left to their deployment's run monitoring.
+"""A run's steps live and die with the run's process. Killed alone (``kill -9``, an OOM kill), the
+run's process would leave its steps storing hours with nobody to record them, and the run STARTED
+forever. So every step process exits when its parent is gone (``exit_with_run``), and the run
+records its process (host and pid) so the ``dead_runs`` sensor can mark the run failed and its
+hours get healed. Runs on other hosts are left to their deployment's run monitoring.
 """
-
-from __future__ import annotations
 
 import multiprocessing
 import os

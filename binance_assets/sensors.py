@@ -1,19 +1,8 @@
-"""The sensors that keep the lake true to Binance. All ship running and act on their first
-evaluation after the daemon starts; each is cheap when there is nothing to do.
-
-* ``heal_hours`` (every 2 minutes) — every closed hour (by Binance's clock) of the look-back
-  (``BINANCE_HEAL_LOOKBACK_HOURS``) that is not complete in the lake, or whose cooked hour is
-  open, missing, or left unchecked by a run that died, is materialized again: one run per pair,
-  dataset and run of consecutive such hours (a range never covers a healthy hour, which may hold
-  an invalid one). Cost when nothing is wrong: one Binance request (its clock).
-* ``settle_orders`` (every 2 minutes) — hours holding orders that can still change are watched;
-  one ``openOrders`` request per watched pair tells which changed, and exactly those hours are
-  fetched again, until all their orders are final.
-* ``archive_revisions`` (daily) — the ``.CHECKSUM`` of every archive file the lake was built from
-  is read again (one small request per file); a file Binance replaced is recorded (an observation
-  on the raw asset) and its hours fetched again. Hours whose missing minutes are ``pending`` in the
-  gap ledger are fetched again once their day's archive file is published.
-* ``dead_runs`` (every minute) — a run whose process died is marked failed (``run_process``).
+"""The sensors that keep the lake true to Binance. All ship running, act on their first evaluation
+after the daemon starts, and are cheap when there is nothing to do: ``heal_hours`` re-materializes
+closed hours that are not complete and checked (one Binance request when none is), ``settle_orders``
+fetches again hours whose orders changed, ``archive_revisions`` re-reads archive checksums and
+pending gaps daily, ``dead_runs`` marks a run whose process died failed (``run_process``).
 """
 
 import hashlib
@@ -25,26 +14,16 @@ from typing import Any
 
 import polars as pl
 from dagster import (
-    AssetObservation,
-    DagsterEventType,
-    AssetPartitionStatus,
-    AssetRecordsFilter,
-    DagsterRunStatus,
-    DefaultSensorStatus,
-    HourlyPartitionsDefinition,
-    RunRequest,
-    RunsFilter,
-    SensorDefinition,
-    SensorEvaluationContext,
-    SensorResult,
-    SkipReason,
-    sensor,
+    AssetObservation, AssetPartitionStatus, AssetRecordsFilter, DagsterEventType, DagsterRunStatus, DefaultSensorStatus,
+    HourlyPartitionsDefinition, RunRequest, RunsFilter, SensorDefinition, SensorEvaluationContext, SensorResult,
+    SkipReason, sensor,
 )
 
 from binance_assets import run_process
 from binance_assets.assets.cooked import UNSETTLED
 from binance_assets.assets.pair import DatasetAssets
 from binance_assets.assets.raw import spans
+from binance_assets.automation import AssetJob
 from binance_assets.binance.archive import ArchiveUnreachable, ArchiveUnusable, BinanceArchive, period_of_url
 from binance_assets.binance.client import BinanceResource
 from binance_assets.gaps import GAPS
@@ -52,46 +31,38 @@ from binance_assets.iceberg.resource import Warehouse
 from binance_assets.iceberg.tables import scan_table
 from binance_assets.lake.resource import Lake
 from binance_assets.lake.zones import Place
-from binance_assets.partitions import HOUR_MS, key_of_ms, partition_hour
+from binance_assets.partitions import HOUR_MS, key_of_ms, since_first
 from binance_assets.settings import Settings
 
-AssetJob = Any
 # How a run request names a single-run range of partitions (the CLI and the UI write the same).
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 EVERY_2_MINUTES, DAILY = 120, 86_400
 RECORDS_PAGE = 1000
 RECORDS_PER_TICK = 20_000
 PENDING_DAYS_PER_TICK = 31  # a first tick over years of history goes on at the next tick
-# The hour that just closed is the :05 schedule's; healing waits this long past its end.
-HEAL_GRACE_MS = 10 * 60_000
+HEAL_GRACE_MS = 10 * 60_000  # the hour that just closed is the :05 schedule's: healing waits this long
 
 
 def hour_run(pair: DatasetAssets, keys: Sequence[str], run_key: str, refetch: bool = False) -> RunRequest:
     """One run of a pair's dataset over ``keys`` (as one range, from the first to the last)."""
-    config = {"ops": {pair.raw.node_def.name: {"config": {"refetch": True}}}} if refetch else {}
     return RunRequest(
-        run_key=run_key,
-        job_name=f"{pair.dataset.name}_job",
-        asset_selection=[pair.raw.key, pair.cooked.key],
+        run_key=run_key, job_name=f"{pair.dataset.name}_job", asset_selection=[pair.raw.key, pair.cooked.key],
         tags=dict(zip(RANGE_TAGS, (min(keys), max(keys)))),
-        run_config=config,
+        run_config={"ops": {pair.raw.node_def.name: {"config": {"refetch": True}}}} if refetch else {},
     )
 
 
 def latest_materializations(context: SensorEvaluationContext, pair: DatasetAssets, keys: list[str]) -> dict[str, Any]:
-    """Each hour's newest materialization record of the pair's cooked asset (one query per hour:
-    an hour refreshed every five minutes has many, which would crowd older hours out of one)."""
-    latest = {}
-    for key in keys:
-        records = context.instance.fetch_materializations(AssetRecordsFilter(pair.cooked.key, asset_partitions=[key]), limit=1).records
-        if records:
-            latest[key] = records[0]
-    return latest
+    """Each hour's newest materialization of the pair's cooked asset, one query per hour: an hour
+    refreshed every five minutes has many, which would crowd older hours out of one query."""
+    fetch = context.instance.fetch_materializations
+    found = {key: fetch(AssetRecordsFilter(pair.cooked.key, asset_partitions=[key]), limit=1).records for key in keys}
+    return {key: records[0] for key, records in found.items() if records}
 
 
 def new_materializations(context: SensorEvaluationContext, key: Any, after: int | None) -> Iterator[Any]:
-    """The materialization records of ``key`` stored after the storage id ``after``, oldest
-    first, at most ``RECORDS_PER_TICK`` (the caller's cursor takes up from the last one)."""
+    """The materializations of ``key`` after the storage id ``after``, oldest first, at most
+    ``RECORDS_PER_TICK`` (the caller's cursor takes up from the last one)."""
     cursor, seen = None, 0
     while seen < RECORDS_PER_TICK:
         result = context.instance.fetch_materializations(
@@ -136,9 +107,8 @@ def hours_to_heal(
 
 
 def checked_hours(context: SensorEvaluationContext, table: Any, run_ids: set[str]) -> dict[str, set[str]]:
-    """For each of ``run_ids`` that failed or was canceled, the hours of ``table`` it recorded
-    check results for: an hour its run materialized but did not check (the run died or was
-    stopped in between) is not done. Runs that succeeded checked every hour they materialized."""
+    """For each of ``run_ids`` that failed or was canceled, the hours of ``table`` it recorded check
+    results for (an hour materialized but not checked is not done; a successful run checked all)."""
     ended = context.instance.get_run_records(
         RunsFilter(run_ids=list(run_ids), statuses=[DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
     ) if run_ids else []
@@ -152,12 +122,9 @@ def checked_hours(context: SensorEvaluationContext, table: Any, run_ids: set[str
 
 
 def lookback_hours(now_ms: int, lookback: int, hours: HourlyPartitionsDefinition) -> list[str]:
-    """The hours of the look-back that are partitions and ended at least ``HEAL_GRACE_MS`` ago by
-    Binance's clock (the hour that just ended is the :05 schedule's), oldest first."""
-    first = hours.get_first_partition_key()
+    """The look-back's hours that are partitions and ended ``HEAL_GRACE_MS`` ago, oldest first."""
     current = (now_ms - HEAL_GRACE_MS) // HOUR_MS * HOUR_MS
-    keys = [key_of_ms(current - back * HOUR_MS) for back in range(lookback, 0, -1)]
-    return [key for key in keys if first is not None and partition_hour(key) >= partition_hour(first)]
+    return since_first(hours, [key_of_ms(current - back * HOUR_MS) for back in range(lookback, 0, -1)])
 
 
 def heal_hours(
@@ -190,9 +157,8 @@ def heal_hours(
 # ---- settle_orders ---------------------------------------------------------------------------
 
 def settle_orders(pairs: Sequence[DatasetAssets], jobs: Sequence[AssetJob], settings: Settings) -> SensorDefinition:
-    """Watch the hours whose orders may still change (their cooked materialization lists them as
-    ``unsettled``: order id → last update time) and fetch again exactly those whose orders
-    Binance reports changed: no longer open, or updated since."""
+    """Watch the hours whose cooked materialization lists ``unsettled`` orders (id → update time)
+    and fetch again those whose orders Binance reports changed: no longer open, or updated since."""
     watched = [pair for pair in pairs if pair.dataset.unsettled is not None]
 
     @sensor(name="settle_orders", jobs=list(jobs), minimum_interval_seconds=EVERY_2_MINUTES,
@@ -239,8 +205,6 @@ URL_SYMBOL = re.compile(r"/klines/([A-Z0-9_.-]+)/1m/")
 def archive_revisions(
     pairs: Sequence[DatasetAssets], jobs: Sequence[AssetJob], hours: HourlyPartitionsDefinition
 ) -> SensorDefinition:
-    """Re-read the checksum of every archive file the lake was built from; fetch again the hours
-    of a file Binance replaced, and the hours with ``pending`` gaps once their archive is out."""
     by_symbol = {pair.symbol: pair for pair in pairs if pair.dataset.on_the_minute}
 
     @sensor(name="archive_revisions", jobs=list(jobs), minimum_interval_seconds=DAILY,
@@ -290,19 +254,15 @@ def archive_revisions(
 
 
 def file_hours(url: str, hours: HourlyPartitionsDefinition) -> list[str]:
-    """The hourly partitions an archive file covers."""
     start_ms, end_ms = period_of_url(url)
-    first = hours.get_first_partition_key()
-    keys = [key_of_ms(ms) for ms in range(start_ms, end_ms, HOUR_MS)]
-    return [key for key in keys if first is not None and key >= first]
+    return since_first(hours, [key_of_ms(ms) for ms in range(start_ms, end_ms, HOUR_MS)])
 
 
 def pending_gap_runs(
     warehouse: Warehouse, archive: BinanceArchive, binance: BinanceResource, by_symbol: dict[str, DatasetAssets], day: int
 ) -> list[RunRequest]:
-    """Runs over the hours with ``pending`` gaps whose day's archive file is now published (its
-    ``.CHECKSUM`` answers), one per pair and run of consecutive such hours, at most
-    ``PENDING_DAYS_PER_TICK`` days a tick (the oldest first)."""
+    """Runs over the hours with ``pending`` gaps whose day's archive file is now published, one per
+    pair and run of consecutive such hours, at most ``PENDING_DAYS_PER_TICK`` days a tick."""
     cutoff = archive.cutoff_ms(binance.server_time_ms())
     pending = scan_table(warehouse.catalog(), GAPS).filter(
         (pl.col("cause") == "pending") & (pl.col("minute").dt.epoch("ms") < cutoff)

@@ -1,14 +1,10 @@
 """Every environment variable of the code location, read and checked here and nowhere else.
 
-``Settings.from_env`` runs when the code location loads, so a mistake (a symbol that would build a
-path outside the lake, an S3 URL without a bucket, an archive URL without a scheme, a catalog URI
-SQLAlchemy cannot parse) fails the load with the variable and the value named, before any run,
-and nothing is written. The resources resolve the values that may change between runs through
-``current()`` when a run starts: a launchpad or ``--config-json`` that sets one resource field
-keeps the environment's value of every other field, and a secret never enters run config.
+``Settings.from_env`` runs when the code location loads, so a bad value fails the load with the
+variable and the value named, before anything is written. Resources read their defaults through
+``from_env`` when a run starts, so a launchpad that sets one field keeps the environment's value
+of the others, and a secret never enters run config.
 """
-
-from __future__ import annotations
 
 import os
 import re
@@ -16,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
@@ -35,8 +32,7 @@ DEFAULTS = {
     "ICEBERG_CATALOG_URI": "sqlite:///data/catalog.db",
 }
 
-# The standard AWS variables, for S3 or any S3-compatible store; unset ones fall back to boto3's
-# own chain (instance profile, ~/.aws) for the lake.
+# For S3 or any S3-compatible store; unset ones fall back to boto3's own chain (instance profile).
 AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
@@ -49,8 +45,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class S3Options:
-    """The AWS variables that are set, shared by the lake, the Iceberg warehouse and the query
-    helpers. The secret is kept out of ``repr`` so it never reaches a log line or an error."""
+    """The AWS variables that are set; the secret is kept out of ``repr``."""
 
     endpoint_url: str | None = None
     region: str | None = None
@@ -58,12 +53,11 @@ class S3Options:
     secret_access_key: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> S3Options:
+    def from_env(cls, env: Mapping[str, str]) -> Self:
         endpoint, region, key, secret = ((env.get(name) or "").strip() or None for name in AWS_VARIABLES)
         return cls(endpoint, region, key, secret)  # AWS_DEFAULT_REGION alone is boto3's own business
 
     def variables(self) -> dict[str, str]:
-        """The AWS variables that are set, by name (what pyiceberg's FileIO is given)."""
         values = (self.endpoint_url, self.region, self.access_key_id, self.secret_access_key)
         return {name: value for name, value in zip(AWS_VARIABLES, values) if value}
 
@@ -85,7 +79,7 @@ class Settings:
     s3: S3Options
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str:
@@ -94,9 +88,7 @@ class Settings:
         lake_url = lake_root(get("LAKE_URL"))
         warehouse = (env.get("ICEBERG_WAREHOUSE") or "").strip()
         return cls(
-            symbols=symbols(*symbols_variable(env)),
-            start_date=start_date(get("BINANCE_START_DATE")),
-            lake_url=lake_url,
+            symbols=symbols(*symbols_variable(env)), start_date=start_date(get("BINANCE_START_DATE")), lake_url=lake_url,
             api_url=http_url("BINANCE_API_URL", get("BINANCE_API_URL")),
             archive_url=http_url("BINANCE_ARCHIVE_URL", get("BINANCE_ARCHIVE_URL")),
             iceberg_catalog_uri=catalog_uri(get("ICEBERG_CATALOG_URI")),
@@ -113,7 +105,7 @@ class Settings:
 
 
 def current() -> Settings:
-    """The settings of this process's environment, read now (used when a run starts)."""
+    """The settings of this process's environment, read now."""
     return Settings.from_env()
 
 
@@ -123,8 +115,7 @@ def from_env(name: str) -> Callable[[], object]:
 
 
 def secret(name: str) -> Callable[[], str | None]:
-    """A ``default_factory`` for a credential: read in the run's process only, so it never
-    appears in run config, the UI or an event."""
+    """A ``default_factory`` for a credential: read in the run's process only, never in run config."""
     return lambda: os.environ.get(name) or None
 
 
@@ -161,7 +152,7 @@ def start_date(value: str) -> str:
 
 
 def http_url(variable: str, value: str) -> str:
-    """An http(s) base URL without a trailing slash; the REST URL must not end in ``/api``."""
+    """An http(s) base URL without a trailing slash or ``/api``."""
     url = value.rstrip("/")
     if url.endswith("/api"):
         raise SettingsError(variable, value, f"give the base URL without /api (e.g. {url[: -len('/api')]})")
@@ -181,8 +172,7 @@ def positive(variable: str, value: str | None) -> int | None:
 
 
 def catalog_uri(value: str) -> str:
-    """A SQLAlchemy URL of SQLite or PostgreSQL (the Iceberg SQL catalog's databases). An error
-    shows the URL without its password."""
+    """A SQLAlchemy URL of SQLite or PostgreSQL; an error shows it without its password."""
     try:
         url = make_url(value)
         url.port  # noqa: B018 - a port that is not a number raises here
@@ -196,13 +186,17 @@ def catalog_uri(value: str) -> str:
     return value
 
 
+def s3_url(variable: str, value: str) -> str:
+    if not urlparse(value).netloc:
+        raise SettingsError(variable, value, "names no bucket; expected s3://bucket/prefix")
+    return value.rstrip("/")
+
+
 def iceberg_warehouse(value: str) -> str:
     """``s3://bucket/prefix``, or a local folder this process can create files in."""
     parsed = urlparse(value)
     if parsed.scheme == "s3":
-        if not parsed.netloc:
-            raise SettingsError("ICEBERG_WAREHOUSE", value, "names no bucket; expected s3://bucket/prefix")
-        return value.rstrip("/")
+        return s3_url("ICEBERG_WAREHOUSE", value)
     if len(parsed.scheme) > 1 and parsed.scheme != "file":
         raise SettingsError("ICEBERG_WAREHOUSE", value, "only local paths, file:// and s3:// are supported")
     folder = Path(parsed.path if parsed.scheme == "file" else value).expanduser().absolute()
@@ -216,15 +210,11 @@ def lake_root(value: str) -> str:
     """A local path or ``s3://bucket/prefix``; ``file:`` URLs become the local path they name."""
     parsed = urlparse(value)
     if parsed.scheme == "s3":
-        if not parsed.netloc:
-            raise SettingsError("LAKE_URL", value, "names no bucket; expected s3://bucket/prefix")
-        return value.rstrip("/")
+        return s3_url("LAKE_URL", value)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
-            raise SettingsError(
-                "LAKE_URL", value, "file: URLs name a local path: file:///absolute/path (no host), "
-                "or give the path itself"
-            )
+            raise SettingsError("LAKE_URL", value, "file: URLs name a local path: file:///absolute/path (no host), "
+                                "or give the path itself")
         return parsed.path
     if len(parsed.scheme) > 1:  # a Windows drive letter is a one-letter scheme
         raise SettingsError("LAKE_URL", value, "only local paths and s3:// URLs are supported")

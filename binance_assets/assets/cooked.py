@@ -1,8 +1,6 @@
 """Cooked assets: the raw zone's hours typed into the contract's table, judged, and stored with
 their verdict; then each hour's check results are recorded against its materialization."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping
 
 import polars as pl
@@ -15,7 +13,6 @@ from binance_assets.lake.resource import Lake
 from binance_assets.lake.storage import LakeError
 from binance_assets.lake.zones import CookedHour, Place, RawHour, read_ahead, storing
 from binance_assets.partitions import HOUR_MS, epoch_ms, key_of_ms, partition_hour
-
 
 UNSETTLED = "unsettled"  # metadata of an hour whose rows may still change: key → last update time
 
@@ -31,12 +28,7 @@ def previous_row(lake: Lake, place: Place, key: str) -> pl.DataFrame | None:
 
 
 def materialize_cooked(
-    context: AssetExecutionContext,
-    dataset: Dataset,
-    place: Place,
-    table: AssetKey,
-    raw: Mapping[str, RawHour],
-    lake: Lake,
+    context: AssetExecutionContext, dataset: Dataset, place: Place, table: AssetKey, raw: Mapping[str, RawHour], lake: Lake
 ) -> Iterator[MaterializeResult | AssetCheckEvaluation]:
     """Each hour of the run cooked once (a day of hours per polars call), judged and stored; then
     the materializations, then every hour's check results aimed at them."""

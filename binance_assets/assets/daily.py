@@ -1,13 +1,9 @@
 """Daily assets: a pair's day in the Iceberg table, rebuilt from its 24 cooked hours.
 
-A day is built by declarative automation, not a schedule, and only from 24 hours that are
-complete and passed their blocking checks (``DAY_READY``): it waits while an hour is open,
-missing, failed a check or is being materialized, and is built again whenever one of its hours is
-re-materialized later (a late fix, a settled order, a revised archive file). A day next to a bad
-one is still built. The asset checks its hours' verdicts itself too, so a day materialized by hand
-from the UI is refused while an hour is open or invalid.
+Declarative automation (``DAY_READY``) builds a day once its 24 hours are complete and passed
+their blocking checks, and again whenever one of them is re-materialized. The asset reads its
+hours' verdicts itself too, so a day materialized by hand is refused while an hour is open or invalid.
 """
-
 
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timezone
@@ -15,22 +11,10 @@ from typing import Any
 
 import polars as pl
 from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetIn,
-    AssetKey,
-    AssetsDefinition,
-    AutomationCondition,
-    BackfillPolicy,
-    DailyPartitionsDefinition,
-    Failure,
-    AssetSpec,
-    MaterializeResult,
-    MetadataValue,
+    AssetCheckEvaluation, AssetCheckSpec, AssetExecutionContext, AssetIn, AssetKey, AssetsDefinition, AssetSpec,
+    AutomationCondition, BackfillPolicy, DailyPartitionsDefinition, Failure, MaterializeResult, MetadataValue,
     multi_asset,
 )
-
 from pyiceberg.catalog import Catalog
 
 from binance_assets import checks
@@ -53,12 +37,9 @@ HOURS_PASSED = ~AutomationCondition.any_deps_match(
     ~AutomationCondition.all_checks_match(AutomationCondition.check_passed(), blocking_only=True)
 ).with_label("all 24 hours passed their blocking checks ({dataset}_complete fails for an open hour)")
 
-# Built when never built yet, when an hour changed since it was last handled, or hourly after a
-# failed build (the catalog was down, say); and only while all 24 hours are there, settled, and passed their blocking checks
-# (``{dataset}_complete`` fails for an open hour). ``missing`` is judged afresh at every tick, so
-# days whose hours were stored before the daemon's first tick are built on that tick;
-# ``any_deps_updated`` is remembered until the day is built, so a change that arrives while an
-# hour is still being checked is not lost.
+# ``missing`` is judged afresh at every tick, so days whose hours were stored before the daemon's
+# first tick are built on that tick; ``any_deps_updated`` is remembered until the day is built, so
+# a change that arrives while an hour is still being checked is not lost.
 DAY_READY = (
     (
         (AutomationCondition.missing() & ~AutomationCondition.execution_failed())
@@ -85,8 +66,7 @@ def unusable_hours(hours: Mapping[str, CookedHour]) -> list[str]:
 def day_checks(
     key: AssetKey, stored_rows: Mapping[str, tuple[int, int]], problems: list[str], targets: Mapping[str, Any]
 ) -> Iterator[AssetCheckEvaluation]:
-    """Each built day's own results: its rows in the table (from its manifests, after the write)
-    against the rows of its hours, and the table's columns against the contract."""
+    """Each built day's results: its rows in the table against its hours' rows, and the table's columns."""
     for day, (table, hours) in stored_rows.items():
         common = dict(asset_key=key, partition=day, blocking=True, target_materialization_data=targets.get(day))
         yield AssetCheckEvaluation(check_name="daily_rows", passed=table == hours,
@@ -98,8 +78,8 @@ def day_checks(
 def gap_ledger(
     catalog: Catalog, lake: Lake, dataset: Dataset, place: Place, day: date, hours: Mapping[str, CookedHour], frame: pl.DataFrame
 ) -> tuple[dict[str, int], dict[int, str]]:
-    """Replace the pair-day of ``binance.gaps``: every missing minute with its cause, from the
-    pair's hours, the other configured pairs' hours in the lake, and the ledger so far."""
+    """Replace the pair-day of ``binance.gaps`` from the pair's hours, the other configured pairs'
+    hours in the lake, and the ledger so far."""
     others = {symbol: other_minutes(lake, Place(dataset.name, symbol, place.raw_file), dataset, day)
               for symbol in current().symbols if symbol != place.symbol}
     start, end = day_bounds(day)
@@ -137,11 +117,8 @@ def daily_asset(
             description=f"{place.symbol}'s days in the Iceberg table binance.{dataset.name}: one data file per "
             f"day, built from 24 complete, checked hours, replaced atomically when rebuilt, with a picture.",
         )],
-        name=f"{place.symbol}__daily_{dataset.name}",
-        ins={"hours": AssetIn(cooked, input_manager_key=io_manager)},
-        partitions_def=days,
-        backfill_policy=BackfillPolicy.single_run(),
-        group_name=place.symbol,
+        name=f"{place.symbol}__daily_{dataset.name}", ins={"hours": AssetIn(cooked, input_manager_key=io_manager)},
+        partitions_def=days, backfill_policy=BackfillPolicy.single_run(), group_name=place.symbol,
         can_subset=True,  # each day's check results are recorded as evaluations, not outputs
         check_specs=[
             AssetCheckSpec("daily_rows", asset=key, blocking=True, partitions_def=days,

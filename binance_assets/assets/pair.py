@@ -1,30 +1,14 @@
-"""The asset factory: one pair's assets, keyed by its symbol, in an asset group of its own.
-
-For every dataset in ``DATASETS`` a pair gets ``{SYMBOL}/raw_{dataset} → {SYMBOL}/{dataset}`` (the
-cooked table, with its checks) ``→ {SYMBOL}/daily_{dataset}`` (its days in the Iceberg table), so a
-pair added to ``BINANCE_SYMBOLS`` appears after a reload and no code is written per pair or dataset.
+"""The asset factory: for every dataset in ``DATASETS`` a pair gets ``{SYMBOL}/raw_{dataset} →
+{SYMBOL}/{dataset}`` (with its checks) ``→ {SYMBOL}/daily_{dataset}``, in an asset group of its own.
 """
-
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from dagster import (
-    AssetExecutionContext,
-    AssetIn,
-    AssetKey,
-    AssetsDefinition,
-    AssetSpec,
-    BackfillPolicy,
-    DailyPartitionsDefinition,
-    FreshnessPolicy,
-    HourlyPartitionsDefinition,
-    MaterializeResult,
-    TableColumn,
-    TableSchema,
-    asset,
-    multi_asset,
+    AssetExecutionContext, AssetIn, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, DailyPartitionsDefinition,
+    FreshnessPolicy, HourlyPartitionsDefinition, MaterializeResult, TableColumn, TableSchema, asset, multi_asset,
 )
 
 from binance_assets import checks
@@ -76,30 +60,21 @@ def dataset_assets(
     hourly = dict(partitions_def=hours, backfill_policy=BackfillPolicy.single_run(), group_name=symbol)
 
     @asset(
-        key=raw_key,
-        kinds={"binance", "json"},
-        pool="binance",
-        metadata=place_metadata("raw", place),
+        key=raw_key, kinds={"binance", "json"}, pool="binance", metadata=place_metadata("raw", place),
         description=f"{symbol} {dataset.name} of each hour exactly as Binance returned them "
         f"(raw/{dataset.name}/symbol={symbol}/…), with _SUCCESS once the hour is complete.",
         **hourly,
     )
     def raw(
-        context: AssetExecutionContext,
-        config: RawConfig,
-        binance: BinanceResource,
-        binance_archive: BinanceArchive,
+        context: AssetExecutionContext, config: RawConfig, binance: BinanceResource, binance_archive: BinanceArchive,
         lake: Lake,
     ) -> MaterializeResult:
         return materialize_raw(context, dataset, place, config, binance, binance_archive, lake)
 
     @multi_asset(
         specs=[AssetSpec(
-            table,
-            deps=[raw_key],
-            kinds={"polars", "parquet"},
+            table, deps=[raw_key], kinds={"polars", "parquet"}, freshness_policy=FRESHNESS,
             metadata={"dagster/column_schema": table_schema(list(dataset.columns)), **place_metadata("cooked", place)},
-            freshness_policy=FRESHNESS,
             description=f"The {dataset.name} table of {symbol} (cooked/{dataset.name}/symbol={symbol}/…): the "
             f"contract's columns, exact decimals, UTC millisecond timestamps; each hour judged by its checks.",
         )],

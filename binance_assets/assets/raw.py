@@ -1,15 +1,11 @@
-"""Raw assets: a pair's hours of one dataset fetched from Binance, validated page by page, split
-by hour and stored in the raw zone as they complete, exactly as Binance sent them.
+"""Raw assets: a pair's hours fetched from Binance, validated page by page, split by hour and
+stored in the raw zone as they complete, exactly as Binance sent them.
 
-An hour is complete, and gets ``_SUCCESS``, only when Binance has shown that it is over and that
-the answer holds all of it: a later row came back (Binance only returns closed candles, and pages
-are contiguous), or the hour had ended by Binance's clock when it was asked for and, if it came
-back empty, a second request came back empty too. Every other hour is stored open (no marker) and
-healed later (``sensors.heal_hours``). A complete hour already in the lake is not fetched again unless
-the run asks for ``refetch``.
+An hour is complete (``_SUCCESS``) only when Binance has shown it is over and the answer holds all
+of it: a later row came back (pages are contiguous), or the hour had ended by Binance's clock when
+asked for and, if empty, a second request came back empty too. Other hours are stored open and
+healed later (``sensors.heal_hours``).
 """
-
-from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,8 +23,6 @@ from binance_assets.partitions import HOUR_MS
 
 
 class RawConfig(Config):
-    """What a run of a raw asset may be told."""
-
     refetch: bool = False  # fetch hours again even when the lake holds them complete
 
 
@@ -56,9 +50,8 @@ class RefusedPage(Exception):
 def split_pages(
     dataset: Dataset, symbol: str, keys: list[str], pages: Iterable[Page], again: Callable[[int, int], Iterable[Page]]
 ) -> Iterator[FetchedHour]:
-    """The hours of ``keys`` (consecutive) from the pages that answer them, in order, each as soon
-    as the pages have moved past it. ``again(start, end)`` asks Binance a second time for the
-    trailing hours that came back empty although they had ended."""
+    """The hours of ``keys`` (consecutive), each as soon as the pages have moved past it.
+    ``again(start, end)`` asks a second time for trailing hours that came back empty although over."""
     start, end = hour_span(keys)
     hours: list[list[Any]] = [[] for _ in keys]
     dropped = [0] * len(keys)
@@ -116,15 +109,9 @@ def spans(keys: list[str], skip: set[str]) -> Iterator[list[str]]:
 
 
 def materialize_raw(
-    context: AssetExecutionContext,
-    dataset: Dataset,
-    place: Place,
-    config: RawConfig,
-    binance: BinanceResource,
-    archive: BinanceArchive,
-    lake: Lake,
+    context: AssetExecutionContext, dataset: Dataset, place: Place, config: RawConfig, binance: BinanceResource,
+    archive: BinanceArchive, lake: Lake,
 ) -> MaterializeResult:
-    """The run's hours of ``dataset`` for ``place.symbol``, stored as they complete."""
     keys = run_hours(context)
     zone = lake.raw_zone()
     skip = set() if config.refetch else zone.complete_hours(place, keys)

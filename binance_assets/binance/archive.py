@@ -1,25 +1,12 @@
-"""The Binance bulk archive (data.binance.vision): history at a few HTTP requests a year.
+"""The Binance bulk archive (data.binance.vision): a year of 1m klines in 12 monthly zips instead
+of 526 REST requests. ``klines`` reads hours older than the cut-off from the archive (monthly zips
+for whole months, daily zips for the rest) and yields the very rows REST would return, as pages.
 
-A year of 1m klines costs 526 REST requests but only 12 monthly zip files. For hours older than
-the age threshold (default: before yesterday, UTC), ``klines`` reads the archive — the monthly zip
-of every month the range covers in full, daily zips for the other days — and yields the very rows
-REST would return, as ``Page`` objects, so the raw zone and everything downstream cannot tell the
-difference: open/close times and trade counts as ints (microseconds from 2025 divided down to
-milliseconds), prices and volumes as the file's strings.
-
-Every zip is checked against its ``.CHECKSUM`` (sha256) before it is read. A file that is missing
-(404), unreadable or fails its checksum is replaced by REST for its span, and adjacent replaced
-spans are fetched together so batching across hour boundaries still holds.
-
-Truncation: a file cut short (Binance has published truncated files and replaced them later)
-loses its last rows. A file must reach the last minute of its span; when its last row is earlier
-(or its last line is cut mid-row, which is dropped), REST fetches the remainder from that row on.
-That costs one REST request only when the span's last minute is a real gap (one in ~500 here),
-instead of comparing every period's row count with REST, which would cost the REST requests the
-archive saves.
+Every zip is checked against its ``.CHECKSUM`` before it is read; a missing, unreadable or
+mismatched file is replaced by REST for its span. A truncated file (Binance has published some and
+replaced them later) must reach its span's last minute; when it ends earlier, REST fetches the
+rest from its last row, which costs a request only when that last minute is a real gap.
 """
-
-from __future__ import annotations
 
 import calendar
 import csv
@@ -51,8 +38,7 @@ class ArchiveUnusable(Exception):
 
 
 class ArchiveUnreachable(ArchiveUnusable):
-    """The archive host did not answer in time (connection refused, timeout, a download past its
-    deadline): the other files would each wait as long, so REST serves the rest of the run."""
+    """The host did not answer in time: every other file would wait as long, so REST serves the rest."""
 
 
 @dataclass(frozen=True)
@@ -76,36 +62,24 @@ class ArchiveStats:
     checksums: dict[str, str] = field(default_factory=dict)  # url → sha256 of every file used
 
     def as_metadata(self) -> dict[str, Any]:
-        source = "+".join(
-            name for name, used in (("archive", self.files), ("rest", self.rest_spans)) if used
-        )
+        source = "+".join(name for name, used in (("archive", self.files), ("rest", self.rest_spans)) if used)
         return {
-            "source": source or "none",
-            "archive_files": self.files,
-            "archive_bytes": self.bytes,
-            "archive_rows": self.rows,
+            "source": source or "none", "archive_files": self.files, "archive_bytes": self.bytes, "archive_rows": self.rows,
             "rest_spans": "; ".join(self.rest_spans[:100]) or "none",
-            # what the archive_revisions sensor watches: every file and checksum the hours came from
-            "archive_checksums": dict(self.checksums),
+            "archive_checksums": dict(self.checksums),  # what the archive_revisions sensor watches
         }
 
 
 class BinanceArchive(ConfigurableResource):
     """Old 1m klines from the public bulk archive, with REST (``BinanceResource``) as fallback."""
 
-    archive_url: str = Field(
-        default_factory=from_env("archive_url"),
-        description="Bulk archive base URL. Default: BINANCE_ARCHIVE_URL, else https://data.binance.vision.",
-    )
+    archive_url: str = Field(default_factory=from_env("archive_url"), description="Bulk archive base URL. "
+                             "Default: BINANCE_ARCHIVE_URL, else https://data.binance.vision.")
     enabled: bool = Field(default=True, description="Read old hours from the archive; false: REST only.")
-    min_age_days: int = Field(
-        default=1,
-        description="Hours before the start of the UTC day this many days ago come from the "
-        "archive; 1 means before yesterday (daily files appear about a day late).",
-    )
-    timeout_seconds: float = Field(
-        default=60.0, description="Deadline of every archive download: connect, headers and the whole file."
-    )
+    min_age_days: int = Field(default=1, description="Hours before the start of the UTC day this many days ago come "
+                              "from the archive; 1 means before yesterday (daily files appear about a day late).")
+    timeout_seconds: float = Field(default=60.0, description="Deadline of every archive download: connect, headers "
+                                   "and the whole file.")
 
     _stats: ArchiveStats = PrivateAttr(default_factory=ArchiveStats)
     _unreachable: bool = PrivateAttr(default=False)
@@ -115,8 +89,7 @@ class BinanceArchive(ConfigurableResource):
         return self._stats
 
     def cutoff_ms(self, now_ms: int) -> int:
-        """Hours starting before this instant (by Binance's clock ``now_ms``) are old enough for
-        the archive."""
+        """Hours starting before this instant (``now_ms``: Binance's clock) come from the archive."""
         return now_ms - now_ms % DAY_MS - self.min_age_days * DAY_MS
 
     def published(self, symbol: str, day: str) -> bool:
@@ -128,14 +101,12 @@ class BinanceArchive(ConfigurableResource):
         return True
 
     def checksum(self, url: str) -> str:
-        """The sha256 an archive file's ``.CHECKSUM`` states now (one small request)."""
+        """The sha256 a file's ``.CHECKSUM`` states now."""
         return self._get(url + ".CHECKSUM").split(b" ", 1)[0].decode(errors="replace").strip()
 
-    def klines(
-        self, binance: BinanceResource, symbol: str, start_ms: int, end_ms: int
-    ) -> Iterator[Page]:
-        """Closed 1m klines with open time in [start_ms, end_ms), in order, as REST pages would
-        carry them: old spans from archive files, the rest (and any unusable file) by REST."""
+    def klines(self, binance: BinanceResource, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
+        """Closed 1m klines with open time in [start_ms, end_ms), as REST pages would carry them:
+        old spans from archive files, the rest (and any unusable file) by REST."""
         archive_end = max(start_ms, min(end_ms, self.cutoff_ms(binance.server_time_ms()))) if self.enabled else start_ms
         rest_from = start_ms  # the first minute neither the archive nor REST has supplied yet
         for period in periods(start_ms, archive_end):
@@ -146,9 +117,7 @@ class BinanceArchive(ConfigurableResource):
                 rows = self._rows(symbol, period, span_start, span_end)
             except ArchiveUnreachable as error:
                 self._unreachable = True
-                get_dagster_logger().warning(
-                    f"Binance archive unreachable ({error}); REST serves the rest of this run"
-                )
+                get_dagster_logger().warning(f"Binance archive unreachable ({error}); REST serves the rest of this run")
                 break
             except ArchiveUnusable as error:
                 get_dagster_logger().warning(f"Binance archive: {error}; REST replaces it")
@@ -174,17 +143,11 @@ class BinanceArchive(ConfigurableResource):
         return {"endpoint": "archive", "url": url, "sha256": self._stats.checksums[url], "span": [span_start, span_end]}
 
     def _url(self, symbol: str, period: Period) -> str:
-        return (
-            f"{self.archive_url.rstrip('/')}/data/spot/{period.kind}/klines/{symbol}/1m/"
-            f"{symbol}-1m-{period.name}.zip"
-        )
+        return f"{self.archive_url.rstrip('/')}/data/spot/{period.kind}/klines/{symbol}/1m/{symbol}-1m-{period.name}.zip"
 
     def _rows(self, symbol: str, period: Period, start_ms: int, end_ms: int) -> list[list[Any]]:
-        """The file's rows with open time in [start_ms, end_ms), as REST would send them.
-
-        The whole file is checked before any row is used, so a bad file falls back to REST
-        cleanly; at most one month of rows (~45,000) is held at a time.
-        """
+        """The file's rows with open time in [start_ms, end_ms), as REST would send them; the whole
+        file is checked before any row is used, so a bad file falls back to REST cleanly."""
         url = self._url(symbol, period)
         content = self._get(url)
         expected = self.checksum(url)
@@ -199,7 +162,6 @@ class BinanceArchive(ConfigurableResource):
         return rows
 
     def _get(self, url: str) -> bytes:
-        """The file, whole, within ``timeout_seconds`` (a deadline: connect, headers and body)."""
         try:
             response = requests.get(url, **deadline_params(self.timeout_seconds))
         except DeadlineExceeded as error:
@@ -214,11 +176,9 @@ class BinanceArchive(ConfigurableResource):
 
 
 def read_zip(url: str, content: bytes) -> Iterator[list[Any]]:
-    """Kline rows of an archive zip (one header-less CSV), in REST's types and milliseconds.
-
-    An unterminated last line that is not a whole row was cut mid-row: it is dropped (the caller
-    fetches what is missing). Any other line that is not a kline row makes the file unusable.
-    """
+    """Kline rows of an archive zip (one header-less CSV), in REST's types and milliseconds. A last
+    line cut mid-row is dropped (the caller fetches what is missing); any other bad line makes the
+    file unusable."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         (name,) = archive.namelist()
@@ -239,7 +199,7 @@ def read_zip(url: str, content: bytes) -> Iterator[list[Any]]:
 
 
 def rest_row(fields: list[str]) -> list[Any]:
-    """One CSV row as REST returns it: times in ms and trade count as ints, the rest as text."""
+    """One CSV row as REST returns it: times (µs divided down to ms) and trade count as ints."""
     if len(fields) != KLINE_FIELDS or not all(fields):
         raise ValueError(f"expected {KLINE_FIELDS} non-empty fields, got {fields!r}")
     row: list[Any] = list(fields)
@@ -252,8 +212,7 @@ def rest_row(fields: list[str]) -> list[Any]:
 
 
 def periods(start_ms: int, end_ms: int) -> Iterator[Period]:
-    """The archive files covering [start_ms, end_ms): monthly for every month inside it in full,
-    daily for every other day it touches; none for an empty range."""
+    """The archive files covering [start_ms, end_ms): monthly for every whole month, daily for the rest."""
     day = start_ms - start_ms % DAY_MS
     while day < end_ms and start_ms < end_ms:
         month = _month(day)
@@ -280,8 +239,8 @@ def _month(day_ms: int) -> Period:
 
 
 def _covered_until(rows: list[list[Any]], span_start: int, span_end: int, period: Period) -> int:
-    """Where REST must resume after a file: its span's end when the file reaches the span's last
-    minute, else the minute after its last row (a truncated file, or a real trailing gap)."""
+    """Where REST resumes after a file: the span's end when the file reaches its last minute, else
+    the minute after its last row (a truncated file, or a real trailing gap)."""
     last = rows[-1][0] if rows else span_start - MINUTE_MS
     if last >= span_end - MINUTE_MS:
         return span_end

@@ -1,13 +1,7 @@
-"""The Binance resource: python-binance with the parts it lacks.
-
-python-binance has no retries, no rate-limit handling and no clock sync. This resource adds them:
-bounded retries with exponential backoff and jitter for transient failures (429 honouring
-``Retry-After``, 5xx, requests past their deadline, dropped connections, unreadable bodies), an
-immediate stop on a 418 ban, a pause when the per-minute weight (``X-MBX-USED-WEIGHT-1M``) nears
-the budget — a fraction of the limit Binance advertises in ``exchangeInfo`` unless configured —
-and a measured server-clock offset for signed calls. It pages any time range at 1000 rows a
-request. It uses python-binance's public methods only; ``transport`` holds what that takes.
-"""
+"""The Binance resource: python-binance (public methods only) plus what it lacks: bounded retries
+with backoff for transient failures (429 with ``Retry-After``, 5xx, deadlines, dropped
+connections), a stop on a 418 ban, a pause before the per-minute weight passes its budget, and a
+measured server-clock offset for signed calls. ``transport`` holds the HTTP side."""
 
 from __future__ import annotations
 
@@ -34,12 +28,10 @@ from binance_assets.settings import from_env, secret
 PAGE_LIMIT = 1000
 CLOCK_SKEW_CODE = -1021
 INVALID_SYMBOL_CODE = -1121
-# Request weights Binance documents for the endpoints used here (openOrders: with a symbol);
-# unknown ones count as 1.
+# Documented weights of the endpoints used here (openOrders: with a symbol); others count 1.
 REQUEST_WEIGHT = {"klines": 2, "allOrders": 20, "openOrders": 6, "order": 4, "time": 1, "exchangeInfo": 20}
 FALLBACK_WEIGHT_LIMIT = 1200
-# A range that ends within this long of Binance's clock needs a pair that trades now.
-RECENT_MS = DAY_MS
+RECENT_MS = DAY_MS  # a range ending this close to Binance's clock needs a pair that trades now
 TRANSIENT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
@@ -74,47 +66,30 @@ class CallStats:
     def as_metadata(self) -> dict[str, Any]:
         limit = {"binance_weight_limit_1m": self.weight_limit, "binance_weight_limit_from": self.weight_limit_source}
         return {
-            "binance_requests": self.requests,
-            "binance_retries": self.retries,
-            "binance_weight_used_1m": self.weight_used,
-            "binance_max_weight_1m": self.max_weight_seen,
-            **(limit if self.weight_limit else {}),
+            "binance_requests": self.requests, "binance_retries": self.retries, "binance_weight_used_1m": self.weight_used,
+            "binance_max_weight_1m": self.max_weight_seen, **(limit if self.weight_limit else {}),
         }
 
 
 class BinanceResource(ConfigurableResource):
     """Binance spot REST API (binance.com, binance.us, the spot testnet, or the emulator)."""
 
-    api_url: str = Field(
-        default_factory=from_env("api_url"),
-        description="REST base URL without /api. Default: BINANCE_API_URL, else https://api.binance.com.",
-    )
-    api_key: str | None = Field(
-        default_factory=secret("BINANCE_API_KEY"),
-        description="API key, needed for orders only. Default: BINANCE_API_KEY.",
-        repr=False,
-    )
-    api_secret: str | None = Field(
-        default_factory=secret("BINANCE_API_SECRET"),
-        description="API secret, needed for orders only. Default: BINANCE_API_SECRET.",
-        repr=False,
-    )
-    timeout_seconds: float = Field(
-        default=10.0, description="Deadline of every HTTP request: connect, headers and the whole body."
-    )
+    api_url: str = Field(default_factory=from_env("api_url"), description="REST base URL without /api. "
+                         "Default: BINANCE_API_URL, else https://api.binance.com.")
+    api_key: str | None = Field(default_factory=secret("BINANCE_API_KEY"), repr=False,
+                                description="API key, needed for orders only. Default: BINANCE_API_KEY.")
+    api_secret: str | None = Field(default_factory=secret("BINANCE_API_SECRET"), repr=False,
+                                   description="API secret, needed for orders only. Default: BINANCE_API_SECRET.")
+    timeout_seconds: float = Field(default=10.0,
+                                   description="Deadline of every HTTP request: connect, headers and the whole body.")
     max_attempts: int = Field(default=6, description="Attempts per request before giving up.")
-    backoff_seconds: float = Field(
-        default=1.0, description="First retry delay; doubles per attempt, with jitter, up to 60 s."
-    )
+    backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles per attempt, with jitter, up to 60 s.")
     weight_limit: int | None = Field(
-        default_factory=from_env("weight_limit"),
-        description="Binance REQUEST_WEIGHT per minute per IP. Default: BINANCE_WEIGHT_LIMIT, else "
-        "the limit exchangeInfo advertises (asked once per run).",
+        default_factory=from_env("weight_limit"), description="Binance REQUEST_WEIGHT per minute per IP. "
+        "Default: BINANCE_WEIGHT_LIMIT, else the limit exchangeInfo advertises (asked once per run).",
     )
-    weight_budget: float = Field(
-        default=0.8,
-        description="Fraction of the weight limit this process may use in a minute before it pauses.",
-    )
+    weight_budget: float = Field(default=0.8, description="Fraction of the weight limit this process may use in a "
+                                 "minute before it pauses.")
 
     _client: Any = PrivateAttr(default=None)  # binance.client.Client, built on first use
     _offset_ms: int | None = PrivateAttr(default=None)  # Binance's clock minus ours; None: not measured
@@ -128,8 +103,6 @@ class BinanceResource(ConfigurableResource):
 
     @property
     def client(self) -> Client:
-        """python-binance, its requests sent to ``api_url`` within the deadline, signed with
-        Binance's clock, their weight header read (``transport``)."""
         if self._client is None:
             from binance.client import Client
 
@@ -140,26 +113,19 @@ class BinanceResource(ConfigurableResource):
         return self._client
 
     def _http(self) -> dict[str, Any]:
-        """requests' arguments for every call: the deadline, and the weight header read."""
         return deadline_params(self.timeout_seconds, self._record_weight)
 
     # -- the pair ----------------------------------------------------------------------------
 
     def require_trading(self, symbol: str, start_ms: int | None = None, end_ms: int | None = None) -> str:
-        """Binance's status of ``symbol`` (asked once per run), checked for the range
-        ``[start_ms, end_ms)`` about to be fetched.
-
-        An unknown symbol fails, naming it. A pair that is not TRADING (BREAK, HALT, ...) fails
-        when the range ends within the last 24 hours of Binance's clock (or no range is given):
-        those hours would be stored empty instead of saying why. Older hours are history Binance
-        still serves: they are fetched, with a warning naming the status.
-        """
+        """``symbol``'s status, checked for the range about to be fetched. An unknown symbol fails;
+        a pair that is not TRADING fails when the range ends within the last 24 hours (those hours
+        would be stored empty without saying why); older hours are history, fetched with a warning."""
         status = self._status(symbol)
         if status == "TRADING":
             return status
-        recent = end_ms is None or end_ms > self.server_time_ms() - RECENT_MS
         where = f"{symbol} is not trading on {self.api_url}: status {status}"
-        if recent:
+        if end_ms is None or end_ms > self.server_time_ms() - RECENT_MS:
             raise BinanceError(f"{where}; its last 24 hours cannot be fetched (older hours can)")
         get_dagster_logger().warning(f"{where}; fetching its history, which ended over 24 hours ago")
         return status
@@ -175,42 +141,34 @@ class BinanceResource(ConfigurableResource):
                 raise
             if self._stats.weight_limit is None and self.weight_limit is None:
                 self._stats.weight_limit, self._stats.weight_limit_source = advertised_weight_limit(info), "exchangeInfo"
-            self._statuses[symbol] = next(
-                (s.get("status") for s in info.get("symbols", []) if s.get("symbol") == symbol), None
-            )
-        status = self._statuses[symbol]
-        if status is None:
+            listed = (s.get("status") for s in info.get("symbols", []) if s.get("symbol") == symbol)
+            self._statuses[symbol] = next(listed, None)
+        if (status := self._statuses[symbol]) is None:
             raise BinanceError(f"{symbol} is not a symbol of {self.api_url}: exchangeInfo does not list it")
         return status
 
     def _exchange_info(self, symbol: str) -> dict[str, Any]:
-        """``GET /api/v3/exchangeInfo?symbol=``: python-binance's ``get_exchange_info`` takes no
-        symbol and returns every pair (megabytes on binance.com) for the same weight."""
+        """python-binance's ``get_exchange_info`` takes no symbol: it returns every pair
+        (megabytes on binance.com) for the same weight."""
         url = f"{self.api_url.rstrip('/')}/api/v3/exchangeInfo"
         return binance_json(requests.get(url, params={"symbol": symbol}, **self._http()))
 
     def _before_data(self, symbol: str, signed: bool = False) -> None:
-        """Credentials for a signed endpoint, and the weight limit before a pair's first request:
-        unless configured, the exchangeInfo ``require_trading`` asks for (once per run) tells it."""
+        """Credentials for a signed endpoint, and the weight limit before a pair's first request."""
         if signed:
             self.require_credentials()
         if self.weight_limit is None and self._stats.weight_limit is None:
             self._status(symbol)
 
-    # -- public data -------------------------------------------------------------------------
+    # -- data --------------------------------------------------------------------------------
 
     def klines(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
-        """1m klines with open time in [start_ms, end_ms), in 1000-row pages, closed candles only.
-
-        One request covers 1000 minutes whatever the hour boundaries, so a range of N hours
-        costs ceil(60·N/1000) requests.
-        """
+        """1m klines with open time in [start_ms, end_ms), closed candles only, in 1000-row pages
+        across hour boundaries (N hours cost ceil(60·N/1000) requests)."""
         self._before_data(symbol)
         cursor = start_ms
         while cursor < end_ms:
-            params = dict(
-                symbol=symbol, interval="1m", startTime=cursor, endTime=end_ms - 1, limit=PAGE_LIMIT
-            )
+            params = dict(symbol=symbol, interval="1m", startTime=cursor, endTime=end_ms - 1, limit=PAGE_LIMIT)
             asked_at = self.server_time_ms()
             page = self._call("klines", self.client.get_klines, **params)
             now = self.server_time_ms()
@@ -220,20 +178,13 @@ class BinanceResource(ConfigurableResource):
                 return
             cursor = page[-1][0] + MINUTE_MS
 
-    # -- signed data -------------------------------------------------------------------------
-
     def all_orders(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[Page]:
-        """The account's orders with ``time`` in [start_ms, end_ms), in pages of up to 1000.
-
-        Binance allows at most 24 hours between startTime and endTime, so the range is walked in
-        day windows; a window holding more than 1000 orders is continued by ``orderId``.
-        """
+        """The account's orders with ``time`` in [start_ms, end_ms), in pages of up to 1000: in
+        windows of 24 hours (Binance's maximum), a full page continued by ``orderId``."""
         self._before_data(symbol, signed=True)
         for window_start in range(start_ms, end_ms, DAY_MS):
             window_end = min(window_start + DAY_MS, end_ms)
-            params: dict[str, Any] = dict(
-                symbol=symbol, startTime=window_start, endTime=window_end - 1, limit=PAGE_LIMIT
-            )
+            params: dict[str, Any] = dict(symbol=symbol, startTime=window_start, endTime=window_end - 1, limit=PAGE_LIMIT)
             while True:
                 asked_at = self.server_time_ms()
                 page = self._signed("allOrders", self.client.get_all_orders, **params)
@@ -244,71 +195,58 @@ class BinanceResource(ConfigurableResource):
                 params = dict(symbol=symbol, orderId=page[-1]["orderId"] + 1, limit=PAGE_LIMIT)
 
     def open_orders(self, symbol: str) -> list[dict[str, Any]]:
-        """The account's orders on ``symbol`` that are open now (NEW, PARTIALLY_FILLED, ...):
-        those whose stored status can still change. Weight 6 (with a symbol)."""
+        """The account's orders on ``symbol`` that are open now: those whose status can change."""
         self.require_credentials()  # one request: a sensor's check needs no weight limit and no clock sync first
         return self._signed("openOrders", self.client.get_open_orders, symbol=symbol)
 
     def order(self, symbol: str, order_id: int) -> dict[str, Any]:
-        """One order's current state (``GET /api/v3/order``, weight 4): how a stored order that
-        was still open has settled."""
         self.require_credentials()
         return self._signed("order", self.client.get_order, symbol=symbol, orderId=order_id)
 
     def require_credentials(self) -> None:
-        missing = [
-            name
-            for name, value in (("BINANCE_API_KEY", self.api_key), ("BINANCE_API_SECRET", self.api_secret))
-            if not value
-        ]
-        if missing:
+        names = (("BINANCE_API_KEY", self.api_key), ("BINANCE_API_SECRET", self.api_secret))
+        if missing := [name for name, value in names if not value]:
             raise BinanceCredentialsMissing(
-                f"Binance orders need credentials: set {' and '.join(missing)} "
-                f"(a read-only API key is enough)"
+                f"Binance orders need credentials: set {' and '.join(missing)} (a read-only API key is enough)"
             )
 
     def masked_api_key(self) -> str:
-        """The key as it may be shown: its last four characters only."""
         return f"…{self.api_key[-4:]}" if self.api_key else "(none)"
 
     # -- clock -------------------------------------------------------------------------------
 
     def server_time_ms(self) -> int:
-        """Binance's clock as estimated from ours plus the measured offset."""
         if self._offset_ms is None:
             self.sync_clock()
         return self._clock_estimate_ms()
 
     @property
     def clock_offset_ms(self) -> int | None:
-        """Binance's clock minus ours as last measured, None before a measurement. A sensor keeps
-        it between ticks (``use_clock_offset``) so that a tick costs no ``/api/v3/time``."""
+        """Binance's clock minus ours as last measured. A sensor keeps it between ticks
+        (``use_clock_offset``) so that a tick costs no ``/api/v3/time``."""
         return self._offset_ms
 
     def use_clock_offset(self, offset_ms: int | None) -> None:
         self._offset_ms = offset_ms
 
     def _clock_estimate_ms(self) -> int:
-        """Our clock plus the offset measured so far, without syncing: the throttle and the
-        signing run inside the sync's own request."""
+        """Without syncing: the throttle and the signing run inside the sync's own request."""
         return int(time.time() * 1000 + (self._offset_ms or 0))
 
     def sync_clock(self) -> int:
-        """Measure the offset to ``/api/v3/time`` (midpoint of the round trip); signed requests
-        and the throttle use it from now on."""
+        """Measure the offset to ``/api/v3/time`` (midpoint of the round trip)."""
         before = time.time() * 1000
         server = self._call("time", self.client.get_server_time)["serverTime"]
-        after = time.time() * 1000
-        self._offset_ms = int(server - (before + after) / 2)
+        self._offset_ms = int(server - (before + time.time() * 1000) / 2)
         get_dagster_logger().debug(f"Binance clock offset {self._offset_ms} ms")
         return self._offset_ms
 
     # -- transport ---------------------------------------------------------------------------
 
     def _signed(self, name: str, call: Callable[..., Any], **params: Any) -> Any:
-        """A signed call, stamped with Binance's clock as measured so far (ours until a sync); on
-        -1021 (timestamp outside recvWindow) the clock is measured and the call tried once more.
-        Measuring only then keeps a sensor's check at one request when the clocks agree."""
+        """A signed call stamped with Binance's clock as measured so far; on -1021 (timestamp
+        outside recvWindow) the clock is measured and the call tried once more. Measuring only
+        then keeps a sensor's check at one request when the clocks agree."""
         try:
             return self._call(name, call, **params)
         except BinanceError as error:
@@ -322,7 +260,6 @@ class BinanceResource(ConfigurableResource):
         """One logical request with bounded retries of transient failures."""
         from binance.exceptions import BinanceAPIException, BinanceRequestException
 
-        log = get_dagster_logger()
         for attempt in range(1, self.max_attempts + 1):
             self._throttle(REQUEST_WEIGHT.get(name, 1))
             started = time.monotonic()
@@ -343,20 +280,16 @@ class BinanceResource(ConfigurableResource):
                 if not isinstance(error, DeadlineExceeded):  # its message has the time already
                     cause += f", after {time.monotonic() - started:.1f}s"
             if attempt == self.max_attempts:
-                raise BinanceError(
-                    f"Binance {name} {_describe(params)} failed {attempt} times; last cause: {cause}"
-                )
+                raise BinanceError(f"Binance {name} {_describe(params)} failed {attempt} times; last cause: {cause}")
             self._stats.retries += 1
-            log.warning(
+            get_dagster_logger().warning(
                 f"Binance {name} {_describe(params)} attempt {attempt}/{self.max_attempts} "
                 f"failed ({cause}); retrying in {delay:.1f}s"
             )
             time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _transient_delay(
-        self, name: str, error: BinanceAPIException, attempt: int
-    ) -> tuple[float | None, str]:
+    def _transient_delay(self, name: str, error: BinanceAPIException, attempt: int) -> tuple[float | None, str]:
         """How long to wait before retrying ``error``, or None when retrying cannot help."""
         status = error.status_code
         if status == 418:
@@ -392,10 +325,8 @@ class BinanceResource(ConfigurableResource):
             self._stats.weight_limit, self._stats.weight_limit_source = limit, "config"
         budget = limit * self.weight_budget
         now_ms = self._clock_estimate_ms()
-        if self._weight_minute != now_ms // MINUTE_MS:
+        if self._weight_minute != now_ms // MINUTE_MS or self._stats.weight_used + weight <= budget:
             return  # Binance counts weight per minute: a new minute starts from zero
-        if self._stats.weight_used + weight <= budget:
-            return
         wait = (MINUTE_MS - now_ms % MINUTE_MS) / 1000 + 0.05
         get_dagster_logger().info(
             f"Binance weight {self._stats.weight_used} reached the budget {budget:.0f}/min "
@@ -406,7 +337,7 @@ class BinanceResource(ConfigurableResource):
 
 
 def advertised_weight_limit(info: dict[str, Any]) -> int:
-    """REQUEST_WEIGHT per 1 MINUTE from exchangeInfo's ``rateLimits``; when it lists none, the
+    """REQUEST_WEIGHT per minute from exchangeInfo's ``rateLimits``; when it lists none, the
     lowest limit Binance runs (binance.us's), with a warning."""
     for limit in info.get("rateLimits") or []:
         if (limit.get("rateLimitType"), limit.get("interval"), limit.get("intervalNum")) == ("REQUEST_WEIGHT", "MINUTE", 1):
@@ -416,8 +347,7 @@ def advertised_weight_limit(info: dict[str, Any]) -> int:
 
 
 def _is_closed(row: Any, now_ms: int) -> bool:
-    """A kline is closed once its close time has passed; malformed rows are kept for the
-    validation downstream to name."""
+    """Malformed rows count as closed: kept for the validation downstream to name."""
     try:
         return int(row[6]) < now_ms
     except (TypeError, ValueError, IndexError, KeyError):
@@ -425,7 +355,7 @@ def _is_closed(row: Any, now_ms: int) -> bool:
 
 
 def _time_of(order: Any) -> int:
-    """An order's ``time``; malformed orders sort first so validation downstream names them."""
+    """Malformed orders sort first, so the validation downstream names them."""
     try:
         return int(order["time"])
     except (TypeError, ValueError, KeyError):

@@ -1,21 +1,14 @@
 """HTTP below the Binance resource and the archive, through documented extension points only.
 
-* A deadline for a whole request. requests applies its timeout to each socket read, so a body
-  trickled a few bytes at a time never times out (104 s against a 10 s timeout). Here urllib3's
-  ``Timeout(total=...)`` bounds connect plus headers, and a response hook reads the body while a
-  watchdog shuts the socket down at the deadline (urllib3's ``HTTPResponse.shutdown()``, made
-  for interrupting a read from another thread). A request past its deadline raises
-  ``DeadlineExceeded``, a ``requests.Timeout``, so it is retried as any timeout is.
-* ``BinanceAuth``, a requests auth callable (requests lets one change the prepared request):
-  python-binance builds every request for its own hosts and stamps signed ones with the host's
-  clock; this sends them to ``api_url`` and re-signs signed ones with Binance's clock, because
-  python-binance documents neither a base URL nor a clock offset (``requests_params``, which it
-  documents, is how this reaches its requests).
-* ``binance_json``: an answer read as python-binance reads it, raising its exceptions, for the
-  calls python-binance has no public method for.
+* A deadline for a whole request: requests' timeout applies to each socket read, so a body
+  trickled a few bytes at a time never times out (104 s against a 10 s timeout). urllib3's
+  ``Timeout(total=...)`` bounds connect plus headers; a response hook reads the body while a
+  watchdog shuts the socket down at the deadline (``HTTPResponse.shutdown()``) and raises
+  ``DeadlineExceeded``, a ``requests.Timeout``, retried as any timeout is.
+* ``BinanceAuth`` (a requests auth, reaching python-binance through its documented
+  ``requests_params``) sends its requests to ``api_url`` and re-signs signed ones with Binance's
+  clock: python-binance documents neither a base URL nor a clock offset.
 """
-
-from __future__ import annotations
 
 import hashlib
 import hmac
@@ -36,14 +29,12 @@ class DeadlineExceeded(requests.Timeout):
 
 
 def deadline_params(seconds: float, *hooks: Hook) -> dict[str, Any]:
-    """Keyword arguments of ``requests`` (and python-binance's ``requests_params``) that bound a
-    whole request to ``seconds``; ``hooks`` see each response first (its headers, before the body)."""
+    """``requests`` arguments that bound a whole request to ``seconds``; ``hooks`` see each
+    response's headers before the body is read."""
     return {"timeout": Timeout(total=seconds), "hooks": {"response": [*hooks, _body_within(seconds)]}}
 
 
 def _body_within(seconds: float) -> Hook:
-    """A response hook reading the body before the deadline that began when the request was sent."""
-
     def read_body(response: requests.Response, **_: Any) -> None:
         started = time.monotonic() - response.elapsed.total_seconds()
         watchdog = _Watchdog(response, started + seconds - time.monotonic())
@@ -89,14 +80,11 @@ class _Watchdog:
 
 
 class BinanceAuth(requests.auth.AuthBase):
-    """Sends a request python-binance built to ``api_url``; a signed one (it carries
-    ``signature``) gets ``timestamp`` from ``clock_ms`` (Binance's clock) and a new HMAC-SHA256
-    signature of its query string, as Binance documents."""
+    """Sends a request python-binance built to ``api_url``; a signed one gets ``timestamp`` from
+    ``clock_ms`` (Binance's clock) and a new HMAC-SHA256 signature of its query string."""
 
     def __init__(self, api_url: str, secret: str | None, clock_ms: Callable[[], int]) -> None:
-        self._base = api_url.rstrip("/")
-        self._secret = secret
-        self._clock_ms = clock_ms
+        self._base, self._secret, self._clock_ms = api_url.rstrip("/"), secret, clock_ms
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         path, _, query = request.path_url.partition("?")
@@ -116,7 +104,7 @@ class BinanceAuth(requests.auth.AuthBase):
 
 
 def binance_json(response: requests.Response) -> Any:
-    """The JSON of a Binance answer, or python-binance's exception for it, as its client raises."""
+    """The JSON of an answer python-binance has no method for, or the exception it would raise."""
     from binance.exceptions import BinanceAPIException, BinanceRequestException
 
     if not 200 <= response.status_code < 300:

@@ -1,7 +1,4 @@
-"""1-minute candles (klines): the cooked table's columns, how raw kline rows are read, the rules
-a cooked hour must keep, where rows come from, and the day's picture."""
-
-from __future__ import annotations
+"""1-minute candles (klines): the ``Dataset``."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -9,13 +6,13 @@ from typing import Any
 import polars as pl
 
 from binance_assets import charts
-from binance_assets.datasets.contract import DECIMAL, TIMESTAMP, Column, Dataset, Page, Rule
+from binance_assets.datasets.contract import DECIMAL, TIMESTAMP, Column, Dataset, Page, Rule, rows_where
 from binance_assets.partitions import MINUTE_MS
 
 CLOSE_OFFSET_MS = MINUTE_MS - 1
 
-# A candle's prices more than this far from the previous minute's close are worth a look (a
-# shifted, foreign or corrupt row): rare on BTC, but real markets make such moves, so a warning.
+# Prices this far from the previous minute's close are worth a look (a shifted, foreign or corrupt
+# row): rare on BTC, but real markets make such moves, so a warning.
 MAX_JUMP = 0.10
 
 # Binance's kline row, by position.
@@ -39,26 +36,21 @@ COLUMNS = [
 
 
 def kline_fields(row: Any, symbol: str) -> dict[str, Any] | None:
-    """A kline row's documented fields by name (and the pair it was asked for), or None when it is
-    not a row of at least 12 fields. Fields after the 12th are Binance's later additions: kept in
-    the raw zone, not cooked."""
+    """A kline row's documented fields by name (and the pair asked for), or None when it is not a
+    row of at least 12 fields (later ones are Binance's additions: kept raw, not cooked)."""
     if type(row) is not list or len(row) < len(KLINE_FIELDS):
         return None
     return {**dict(zip(KLINE_FIELDS, row)), "symbol": symbol}
 
 
 def open_time_of(row: Any) -> int | None:
-    """A kline's open time, also in a row of the wrong length, so an error names its hour."""
+    """Also of a row of the wrong length, so an error names its hour."""
     return row[0] if type(row) is list and row and type(row[0]) is int else None
 
 
 def fetch(binance: Any, archive: Any, symbol: str, start_ms: int, end_ms: int, rest_only: bool = False) -> Iterable[Page]:
     """Old hours from the bulk archive, recent ones (and any unusable file) by REST."""
     return binance.klines(symbol, start_ms, end_ms) if rest_only else archive.klines(binance, symbol, start_ms, end_ms)
-
-
-def _rows_where(condition: pl.Expr) -> Any:
-    return lambda frame: frame.filter(condition)
 
 
 def _outside(column: str, low: str, high: str) -> pl.Expr:
@@ -75,33 +67,22 @@ def _jump() -> pl.Expr:
 
 
 RULES = [
-    Rule("close time", "Every candle closes 59,999 ms after it opens.", _rows_where(
+    Rule("close time", "Every candle closes 59,999 ms after it opens.", rows_where(
         pl.col("candle_close_time") != pl.col("candle_open_time") + pl.duration(milliseconds=CLOSE_OFFSET_MS))),
-    Rule("ohlc", "low ≤ open ≤ high and low ≤ close ≤ high.", _rows_where(
+    Rule("ohlc", "low ≤ open ≤ high and low ≤ close ≤ high.", rows_where(
         _outside("open_price", "low_price", "high_price") | _outside("close_price", "low_price", "high_price"))),
-    Rule("prices", "Every price is above zero.", _rows_where(pl.any_horizontal(pl.col(p) <= 0 for p in PRICES))),
-    Rule("volumes", "Volumes and trade counts are not negative.", _rows_where(
+    Rule("prices", "Every price is above zero.", rows_where(pl.any_horizontal(pl.col(p) <= 0 for p in PRICES))),
+    Rule("volumes", "Volumes and trade counts are not negative.", rows_where(
         (pl.col("btc_volume") < 0) | (pl.col("usd_volume") < 0) | (pl.col("number_of_trades") < 0))),
 ]
 
 WARNINGS = [
     Rule("jumps", f"No price of a candle is more than {MAX_JUMP:.0%} away from the previous minute's "
-         f"close (across hour boundaries too).", lambda frame: frame.filter(_jump() > MAX_JUMP)),
+         f"close (across hour boundaries too).", rows_where(_jump() > MAX_JUMP)),
 ]
 
 CANDLES = Dataset(
-    name="candles",
-    columns=COLUMNS,
-    raw_file="klines.json",
-    fields_of=kline_fields,
-    time_of=open_time_of,
-    key_field="open_time",
-    time_field="open_time",
-    on_the_minute=True,
-    symbol_column="trading_pair",
-    time_column="candle_open_time",
-    rules=RULES,
-    warnings=WARNINGS,
-    fetch=fetch,
-    picture=charts.candles_day_png,
+    name="candles", columns=COLUMNS, raw_file="klines.json", fields_of=kline_fields, time_of=open_time_of,
+    key_field="open_time", time_field="open_time", on_the_minute=True, symbol_column="trading_pair",
+    time_column="candle_open_time", rules=RULES, warnings=WARNINGS, fetch=fetch, picture=charts.candles_day_png,
 )

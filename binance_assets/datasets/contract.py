@@ -1,18 +1,12 @@
 """What every dataset is made of: its columns, how a raw row is read and validated, how hours are
 cooked into typed tables, and the rules a cooked hour is checked against.
 
-Two gates, one contract. ``accept_page`` is the raw zone's: a Binance answer whose rows are not
-what Binance documents (a field missing or of the wrong JSON type, another pair's row, a time off
-the minute or outside the range, rows out of order, two different rows for one key) is refused
-as a whole before any of its hours is stored. ``cook`` is the cooked table's: it types the values
-with polars expressions and compares what came out with what went in, so a value the table cannot
-hold exactly (more than 8 decimal places) fails with partition, row, field and value named
-instead of becoming a null or a rounded number.
-
-Nothing here knows Dagster, the lake or HTTP: a dataset module fills in a ``Dataset``.
+Two gates, one contract. ``accept_page`` guards the raw zone: an answer whose rows are not what
+Binance documents is refused as a whole before any of its hours is stored. ``cook`` guards the
+cooked table: it compares every typed value with its source string, so a value the table cannot
+hold exactly fails with partition, row, field and value named instead of being rounded.
+Nothing here knows Dagster, the lake or HTTP.
 """
-
-from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,9 +37,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Page:
-    """The rows of one Binance answer (or one archive file's slice), the request behind them
-    (never its signature), and Binance's clock when it was asked: an hour that had not ended
-    by then cannot be complete in this answer."""
+    """The rows of one Binance answer (or archive slice), the request behind them (never its
+    signature), and Binance's clock when it was asked: an hour not ended by then is not complete."""
 
     rows: list[Any]
     request: dict[str, Any]
@@ -54,9 +47,8 @@ class Page:
 
 @dataclass(frozen=True)
 class Rule:
-    """An invariant of a cooked table: ``offending`` selects the rows of a frame that break it.
-    The frame is a batch of consecutive hours with a ``_hour`` column and, for rules that look
-    back, each row's predecessor in ``_previous_*`` columns (see ``checks``)."""
+    """An invariant of a cooked table: ``offending`` selects the rows of a batch frame that break
+    it; the frame has each row's predecessor in ``_previous_*`` columns (see ``checks``)."""
 
     name: str
     description: str
@@ -65,8 +57,6 @@ class Rule:
 
 @dataclass(frozen=True)
 class HourRows:
-    """One hour of raw rows as cooking takes them; ``complete`` when the raw zone marked it so."""
-
     key: str
     hour: datetime
     rows: list[Any]
@@ -75,7 +65,7 @@ class HourRows:
 
 @dataclass(frozen=True, eq=False)  # one object per dataset: compared and hashed by identity
 class Dataset:
-    """One Binance dataset, everything the code location needs to know about it."""
+    """One Binance dataset: its fields are described in docs/architecture.md."""
 
     name: str  # "candles": lake folder, asset names, check names, Iceberg table
     columns: Sequence[Column]
@@ -98,18 +88,22 @@ class Dataset:
 
     @cached_property
     def raw_kinds(self) -> tuple[tuple[str, str], ...]:
-        """(source field, JSON kind) of each column, worked out once: comparing polars types
-        costs more than checking a value, and a year is half a million rows."""
+        """(source field, JSON kind) of each column, worked out once: comparing polars types per
+        value would cost more than checking the value."""
         return tuple((column.source, _json_kind(column.dtype)) for column in self.columns)
 
 
 class MalformedData(ValueError):
-    """A raw value is not what Binance documents or cannot be cooked exactly; the message names
-    partition, row, field and value."""
+    """A raw value is not what Binance documents or cannot be cooked exactly."""
 
     def __init__(self, dataset: str, partition: str, row: int, field: str, value: object, why: str):
         super().__init__(f"{dataset} partition {partition}: row {row}, field {field!r}, value {value!r}: {why}")
         self.partition = partition
+
+
+def rows_where(condition: pl.Expr) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """A rule's ``offending``: the rows of a frame where ``condition`` holds."""
+    return lambda frame: frame.filter(condition)
 
 
 # ---- the raw gate ------------------------------------------------------------------------------
@@ -136,8 +130,8 @@ def _shape_of(value: Any, kind: str) -> str | None:
 
 
 def row_problem(dataset: Dataset, row: Any, symbol: str) -> tuple[str, Any, str] | None:
-    """(field, value, why) for the first way a row departs from Binance's documented shape, or
-    None. Extra fields are Binance's to add: they stay in the raw zone and are not cooked."""
+    """(field, value, why) for the first way a row departs from Binance's documented shape, or None.
+    Extra fields are Binance's to add: kept in the raw zone, not cooked."""
     fields = dataset.fields_of(row, symbol)
     if fields is None:
         return "*", row, f"not a {dataset.name} row"
@@ -149,16 +143,22 @@ def row_problem(dataset: Dataset, row: Any, symbol: str) -> tuple[str, Any, str]
     return None
 
 
+@dataclass(frozen=True)
+class Last:
+    """The last row accepted so far: the next one must come after it."""
+
+    key: Any
+    time: int
+    row: Any
+
+
 def accept_page(
     dataset: Dataset, page: Page, symbol: str, start_ms: int, end_ms: int, last: Last | None
 ) -> tuple[list[Any], list[int], Last | None]:
-    """The page's rows once the whole page is valid, in order, identical repeats dropped; with
-    the times of the repeats dropped and the last row seen, which the next page continues from.
-
-    Raises ``MalformedData`` naming the hour, row, field and value of the first problem: a row of
-    the wrong shape, a time off the minute or outside [start_ms, end_ms), a key that goes back to
-    one not seen, a time that goes back, or two different rows for one key.
-    """
+    """The page's rows once the whole page is valid, identical repeats dropped; the times of the
+    repeats; and the last row, which the next page continues from. Raises ``MalformedData`` at the
+    first problem: a row of the wrong shape, a time off the minute or outside [start_ms, end_ms),
+    a key or time that goes back, or two different rows for one key."""
     kept: list[Any] = []
     dropped: list[int] = []
     seen: dict[Any, Any] = {last.key: last.row} if last else {}
@@ -177,22 +177,8 @@ def accept_page(
     return kept, dropped, last
 
 
-@dataclass(frozen=True)
-class Last:
-    """The last row accepted so far: the next one must come after it."""
-
-    key: Any
-    time: int
-    row: Any
-
-
 def _order_problem(
-    dataset: Dataset,
-    fields: Mapping[str, Any],
-    row: Any,
-    start_ms: int,
-    end_ms: int,
-    last: Last | None,
+    dataset: Dataset, fields: Mapping[str, Any], row: Any, start_ms: int, end_ms: int, last: Last | None,
     seen: Mapping[Any, Any],
 ) -> tuple[str, Any, str] | None:
     time, key = fields[dataset.time_field], fields[dataset.key_field]
@@ -217,12 +203,10 @@ def _hour_key_of(time: Any, fallback_ms: int) -> str:
 
 # ---- cooking -----------------------------------------------------------------------------------
 
-# Columns that tie a row of a many-hour frame to its hour: the hour's position in the batch and
-# the row's position in that hour's raw JSON array.
+# A batch row's hour (position in the batch) and its position in that hour's raw JSON array.
 HOUR_COLUMNS = ("_hour", "_row")
-
-# Hours cooked and checked in one polars pass: a day of candles is 1,440 rows, enough that
-# polars' cost per call no longer dominates, small enough that memory does not grow with a range.
+# Hours cooked and checked in one polars pass: enough rows that polars' cost per call no longer
+# dominates, few enough that memory does not grow with a range.
 BATCH_HOURS = 24
 
 
@@ -249,8 +233,7 @@ def cook(dataset: Dataset, hours: Sequence[HourRows], symbol: str) -> pl.DataFra
 
 
 def split_hours(frame: pl.DataFrame, count: int) -> list[pl.DataFrame]:
-    """A batch frame back into ``count`` hour frames of the contract's columns (extra columns,
-    such as the hour columns, dropped); an hour without rows gets an empty frame."""
+    """A batch frame back into ``count`` hour frames of the contract's columns (empty ones too)."""
     parts = frame.partition_by("_hour", as_dict=True, maintain_order=True)
     columns = [name for name in frame.columns if not name.startswith("_")]
     empty = frame.select(columns).clear()
@@ -264,15 +247,13 @@ def _converted(source: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def _canonical_decimal(text: pl.Expr) -> pl.Expr:
-    """A decimal string without trailing zeros and without the sign of a zero: ``43519.34000000``
-    and ``43519.34`` are one number, and so are ``-0.00000000`` and ``0``."""
+    """Without trailing zeros and a zero's sign: ``43519.340`` is ``43519.34``, ``-0.00`` is ``0``."""
     trimmed = text.str.replace(r"(\.\d*?)0+$", "$1").str.replace(r"\.$", "")
     return trimmed.str.replace(r"^-(0)$", "$1")
 
 
 def _faithful(source: pl.Expr, converted: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """True where the converted value says exactly what the source string said: ``43519.34``
-    is exact in decimal(38,8), ``0.123456789`` is not."""
+    """True where the converted value says exactly what the source string said."""
     if dtype == DECIMAL:
         return _canonical_decimal(converted.cast(pl.String)) == _canonical_decimal(source)
     if dtype == TIMESTAMP:
@@ -282,7 +263,7 @@ def _faithful(source: pl.Expr, converted: pl.Expr, dtype: pl.DataType) -> pl.Exp
 
 def parse_columns(raw: pl.DataFrame, dataset: Dataset, hours: Sequence[HourRows]) -> pl.DataFrame:
     """Typed contract columns from a frame of source strings; raises ``MalformedData`` on the first
-    value that is missing or not exactly representable, naming its hour and row."""
+    value that is missing or not exactly representable."""
     columns = dataset.columns
     typed = raw.select(
         *HOUR_COLUMNS,
@@ -326,8 +307,8 @@ def hour_span(keys: Sequence[str]) -> tuple[int, int]:
 
 
 def missing_minutes(frame: pl.DataFrame, time_column: str, hour: datetime, complete: bool) -> list[int]:
-    """Minutes (0…59) of an hour with no row; for an open hour only those before its last row
-    (later minutes have not ended yet). Gaps are real on Binance (no trades): listed, never filled."""
+    """Minutes (0…59) of an hour with no row; of an open hour only those before its last row.
+    Gaps are real on Binance (no trades): listed, never filled."""
     offsets = frame[time_column].dt.epoch("ms") - epoch_ms(hour)
     present = set((offsets // MINUTE_MS).to_list())
     last = 59 if complete else (max(present) if present else -1)

@@ -1,7 +1,4 @@
-"""The account's orders (allOrders): the cooked table's columns, how raw order objects are read,
-the rules a cooked hour must keep, where rows come from, and the day's picture."""
-
-from __future__ import annotations
+"""The account's orders (allOrders): the ``Dataset``."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -9,7 +6,7 @@ from typing import Any
 import polars as pl
 
 from binance_assets import charts
-from binance_assets.datasets.contract import DECIMAL, TIMESTAMP, Column, Dataset, Page, Rule
+from binance_assets.datasets.contract import DECIMAL, TIMESTAMP, Column, Dataset, Page, Rule, rows_where
 
 COLUMNS = [
     Column("symbol", pl.String, "Symbol", "symbol"),
@@ -43,7 +40,7 @@ def unsettled(frame: pl.DataFrame) -> dict[str, int]:
 
 
 def order_time_of(order: Any) -> int | None:
-    """An order's ``time``, also of a malformed order, so an error names its hour."""
+    """Also of a malformed order, so an error names its hour."""
     time = order.get("time") if type(order) is dict else None
     return time if type(time) is int else None
 
@@ -53,35 +50,18 @@ def fetch(binance: Any, archive: Any, symbol: str, start_ms: int, end_ms: int, r
     return binance.all_orders(symbol, start_ms, end_ms)
 
 
-def _rows_where(condition: pl.Expr) -> Any:
-    return lambda frame: frame.filter(condition)
-
-
 RULES = [
-    Rule("executed qty", "executed_qty ≤ orig_qty.", _rows_where(pl.col("executed_qty") > pl.col("orig_qty"))),
-    Rule("non-negative", "price, orig_qty and executed_qty are not negative.", _rows_where(
+    Rule("executed qty", "executed_qty ≤ orig_qty.", rows_where(pl.col("executed_qty") > pl.col("orig_qty"))),
+    Rule("non-negative", "price, orig_qty and executed_qty are not negative.", rows_where(
         (pl.col("price") < 0) | (pl.col("orig_qty") < 0) | (pl.col("executed_qty") < 0))),
     Rule("update time", "An order is never updated before it was placed: update_time ≥ order_time.",
-         _rows_where(pl.col("update_time") < pl.col("order_time"))),
-    Rule("enums", "status, type and side are values Binance defines.", _rows_where(
+         rows_where(pl.col("update_time") < pl.col("order_time"))),
+    Rule("enums", "status, type and side are values Binance defines.", rows_where(
         ~pl.col("status").is_in(STATUSES) | ~pl.col("type").is_in(TYPES) | ~pl.col("side").is_in(SIDES))),
 ]
 
 ORDERS = Dataset(
-    name="orders",
-    columns=COLUMNS,
-    raw_file="orders.json",
-    fields_of=order_fields,
-    time_of=order_time_of,
-    key_field="orderId",
-    time_field="time",
-    on_the_minute=False,
-    symbol_column="symbol",
-    time_column="order_time",
-    rules=RULES,
-    warnings=[],
-    fetch=fetch,
-    picture=charts.orders_day_png,
-    needs_credentials=True,
-    unsettled=unsettled,
+    name="orders", columns=COLUMNS, raw_file="orders.json", fields_of=order_fields, time_of=order_time_of,
+    key_field="orderId", time_field="time", on_the_minute=False, symbol_column="symbol", time_column="order_time",
+    rules=RULES, warnings=[], fetch=fetch, picture=charts.orders_day_png, needs_credentials=True, unsettled=unsettled,
 )

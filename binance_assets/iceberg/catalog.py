@@ -1,11 +1,7 @@
-"""Opening the Iceberg SQL catalog ``lake`` (``ICEBERG_CATALOG_URI``, ``ICEBERG_WAREHOUSE``).
-
-The catalog is a SQL database that maps a table name to its current metadata file; the warehouse
-is where data and metadata files live. SQLite suits one machine, PostgreSQL is for production
-and for S3 warehouses (several processes commit at once, each in its own transaction).
+"""Opening the Iceberg SQL catalog ``lake``: a SQL database mapping table names to metadata files
+(SQLite for one machine, PostgreSQL for production and S3 warehouses), and the warehouse where
+the files live. Errors say what to check, and never hold a password or secret key.
 """
-
-from __future__ import annotations
 
 import re
 from collections.abc import Mapping
@@ -17,8 +13,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 CATALOG_NAME = "lake"
-DEFAULT_CATALOG_URI = "sqlite:///data/catalog.db"
-
 # The standard AWS variables and the pyiceberg FileIO property each one sets.
 S3_PROPERTIES = {
     "AWS_ENDPOINT_URL": "s3.endpoint",
@@ -26,7 +20,6 @@ S3_PROPERTIES = {
     "AWS_SECRET_ACCESS_KEY": "s3.secret-access-key",
     "AWS_REGION": "s3.region",
 }
-
 
 # What to check for a catalog error, by the words of the database driver's message (psycopg2's
 # connection errors carry no SQLSTATE code, so the text is all there is). First match wins.
@@ -65,19 +58,16 @@ class CatalogUnavailable(RuntimeError):
 
 
 def hide_password(uri: str) -> str:
-    """``uri`` with everything between ``user:`` and the last ``@`` replaced by ``***``, for text
-    SQLAlchemy could not parse (so the password cannot be found the usual way). Text that is not
-    even ``scheme://...`` is not shown at all: it may be a password pasted into the wrong place."""
+    """Text SQLAlchemy could not parse, with everything between ``user:`` and the last ``@`` hidden;
+    not shown at all unless ``scheme://...``: it may be a password pasted into the wrong place."""
     if "://" not in uri:
         return "(not shown: not a URL)"
     return re.sub(r"(://[^/:@]*:).*@", r"\1***@", uri)
 
 
 def catalog_url(uri: str) -> URL:
-    """``uri`` as SQLAlchemy will use it. A bare ``postgresql://`` becomes
-    ``postgresql+psycopg2://``: SQLAlchemy 2.1 picks psycopg 3 for the bare scheme, which this
-    project does not install, while psycopg2 is what the pyiceberg ``sql-postgres`` extra brings.
-    Raises ``CatalogUnavailable`` (password hidden) for text that is not a URL."""
+    """``uri`` as SQLAlchemy will use it. A bare ``postgresql://`` becomes ``postgresql+psycopg2://``:
+    SQLAlchemy 2.1 picks psycopg 3, which is not installed (pyiceberg's extra brings psycopg2)."""
     try:
         url = make_url(uri)
     except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
@@ -91,10 +81,9 @@ def catalog_url(uri: str) -> URL:
 
 
 def warehouse_location(warehouse: str) -> str:
-    """``s3://bucket/prefix`` as it is; a local path (or ``file://`` URI) as an absolute
-    ``file://`` URI, so table locations recorded in the catalog do not depend on the directory a
-    process started in. Any other scheme is refused: taken as a local path, ``gs://bucket`` or
-    ``s3a://bucket`` would silently become a folder named ``gs:`` under the current directory."""
+    """``s3://bucket/prefix`` as it is; a local path as an absolute ``file://`` URI, so the catalog's
+    table locations do not depend on a process's directory. Other schemes are refused: ``gs://b``
+    would otherwise become a folder named ``gs:``."""
     scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]+)://", warehouse)
     if scheme is None:
         return Path(warehouse).expanduser().resolve().as_uri()
@@ -107,27 +96,15 @@ def warehouse_location(warehouse: str) -> str:
     )
 
 
-def s3_properties(aws: Mapping[str, str]) -> dict[str, str]:
-    """pyiceberg's S3 FileIO properties from the AWS variables that are set in ``aws``."""
-    return {prop: aws[name] for name, prop in S3_PROPERTIES.items() if aws.get(name)}
-
-
-def shown_uri(catalog: Catalog) -> str:
-    """The catalog's URI without its password, for messages."""
-    return make_url(catalog.properties["uri"]).render_as_string(hide_password=True)
-
-
 def where(catalog: Catalog) -> str:
-    """Where the catalog keeps its tables, for error messages: the catalog URI without password,
-    the warehouse location and the S3 endpoint when one is set. Never a password or secret key."""
+    """Where the catalog keeps its tables, for error messages (never a password or secret key)."""
+    shown = make_url(catalog.properties["uri"]).render_as_string(hide_password=True)
     endpoint = catalog.properties.get("s3.endpoint")
-    return (f"catalog {shown_uri(catalog)}, warehouse {catalog.properties.get('warehouse')}"
-            + (f", S3 endpoint {endpoint}" if endpoint else ""))
+    return f"catalog {shown}, warehouse {catalog.properties.get('warehouse')}" + (f", S3 endpoint {endpoint}" if endpoint else "")
 
 
 def redact(text: str, catalog: Catalog) -> str:
-    """``text`` without the catalog's database password or S3 secret key, should a driver's
-    message ever quote them."""
+    """``text`` without the database password or S3 secret key, should a driver's message quote them."""
     secrets = [make_url(catalog.properties["uri"]).password, catalog.properties.get("s3.secret-access-key")]
     for secret in secrets:
         if secret:
@@ -150,24 +127,17 @@ def reason(error: BaseException) -> str:
 
 
 def open_catalog(uri: str, warehouse: str, aws: Mapping[str, str] | None = None) -> Catalog:
-    """The SQL catalog ``lake`` at ``uri`` (SQLite or PostgreSQL), with tables under
-    ``warehouse`` (a local path or ``s3://bucket/prefix``).
-
-    ``aws`` holds the standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
-    ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``), e.g. ``os.environ`` or a resource's fields; the
-    caller decides where they come from. They are used for S3 warehouses only, and no error
-    raised here contains them or the database password.
-    """
+    """The SQL catalog ``lake`` at ``uri`` (SQLite or PostgreSQL), tables under ``warehouse`` (a
+    local path or ``s3://bucket/prefix``). ``aws``: the standard AWS variables, for S3 warehouses."""
     url = catalog_url(uri)
     location = warehouse_location(warehouse)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    # pool_pre_ping: a pooled connection is tested before use, so a catalog server restarted since
-    # the last write costs a reconnect instead of a failed write, and a server that is really gone
-    # fails with its actual cause (refused, unknown database, login) instead of "connection closed".
+    # pool_pre_ping: a catalog server restarted since the last write costs a reconnect, not a failed
+    # write, and one really gone fails with its actual cause instead of "connection closed".
     properties = {"uri": url.render_as_string(hide_password=False), "warehouse": location, "pool_pre_ping": "true"}
     if location.startswith("s3://"):
-        properties |= s3_properties(aws or {})
+        properties |= {prop: aws[name] for name, prop in S3_PROPERTIES.items() if aws and aws.get(name)}
     shown = url.render_as_string(hide_password=True)
     try:
         return load_catalog(CATALOG_NAME, type="sql", **properties)

@@ -1,16 +1,8 @@
-"""Replacing one pair's UTC day in an Iceberg table: what the daily assets do.
-
-A day is written as one overwrite filtered on the pair and the day's time range: one commit that
-drops the partition's old file and adds the new one, so readers see the old day or the new day,
-never both or neither, and a rebuild never duplicates rows.
-
-A write that fails on the catalog or the warehouse raises ``DayWriteFailed`` naming the table, the
-pair, the day, what to check, and where (catalog URI without password, warehouse location): the
-raw SQLAlchemy or pyarrow error names none of them, and an operator with many days failing needs
-to know which and why.
+"""Replacing one pair's UTC day in an Iceberg table: one overwrite filtered on the pair and the
+day, so readers see the old day or the new one, never both or neither, and a rebuild never
+duplicates rows. A failed write names table, pair, day, what to check and where: the raw
+SQLAlchemy or pyarrow error names none of them.
 """
-
-from __future__ import annotations
 
 import logging
 import random
@@ -58,23 +50,16 @@ class DayWrite:
     orphan_files_removed: int = 0  # by the orphan sweep this write ran, when one was due
 
     def metadata(self) -> dict[str, str | int]:
-        """Plain values for ``MaterializeResult(metadata=...)``. The snapshot id is text: it is a
-        64-bit number, more digits than the UI's JavaScript numbers keep."""
+        """The snapshot id as text: 64 bits are more digits than the UI's JavaScript numbers keep."""
         return {
-            "table": self.table,
-            "rows": self.rows,
-            "data_files": self.data_files,
-            "snapshot_id": str(self.snapshot_id),
-            "table_location": self.location,
-            "commit_attempts": self.attempts,
-            "expired_snapshots": self.expired_snapshots,
-            "orphan_files_removed": self.orphan_files_removed,
+            "table": self.table, "rows": self.rows, "data_files": self.data_files, "snapshot_id": str(self.snapshot_id),
+            "table_location": self.location, "commit_attempts": self.attempts,
+            "expired_snapshots": self.expired_snapshots, "orphan_files_removed": self.orphan_files_removed,
         }
 
 
 class DayWriteFailed(RuntimeError):
-    """Writing a pair's day failed; the message names table, pair, day and what to check, and never
-    holds a password or secret key."""
+    """Writing a pair's day failed; the message names table, pair, day and what to check."""
 
 
 class DayWriteConflict(DayWriteFailed):
@@ -83,9 +68,8 @@ class DayWriteConflict(DayWriteFailed):
 
 @contextmanager
 def failures_named(catalog: Catalog, table: str, symbol: str, day: date) -> Iterator[None]:
-    """Turn a catalog (SQLAlchemy) or warehouse (OS, pyarrow) error into ``DayWriteFailed`` naming
-    ``table``, ``symbol`` and ``day``, what to check and where. Whether a commit interrupted this
-    way landed is not known here: the message says the write failed, and rewriting the day is safe."""
+    """A catalog or warehouse error as ``DayWriteFailed``. Whether an interrupted commit landed is
+    not known here; rewriting the day is safe."""
     try:
         yield
     except (SQLAlchemyError, OSError) as error:
@@ -96,9 +80,9 @@ def failures_named(catalog: Catalog, table: str, symbol: str, day: date) -> Iter
 
 
 def day_rows(table: TableSpec, symbol: str, day: date, frame: pl.DataFrame) -> pa.Table:
-    """The pair-day's rows as Arrow for the table: the contract columns in order (extra columns
-    dropped), sorted by time, timestamps in Iceberg's microseconds. Refuses a frame of other types,
-    and any row of another pair or day, which the overwrite would not replace next time."""
+    """The pair-day's rows as Arrow: the contract columns, sorted by time, timestamps in
+    microseconds. Refuses other types, and rows of another pair or day (the next overwrite would
+    not replace them)."""
     _check_types(frame, table.columns)
     start, end = day_bounds(day)
     symbol_column, time_column = pl.col(table.symbol_column), pl.col(table.time_column)
@@ -119,18 +103,12 @@ def _check_types(frame: pl.DataFrame, columns: Sequence[Column]) -> None:
 
 
 def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, attempts: int) -> int:
-    """Overwrite ``row_filter``'s rows with ``rows``; returns the attempts it took.
-
-    pyiceberg already retries a commit that lost a race when the other commit touched other rows
-    (another pair or day): it re-bases the same files on the new head. When the other commit
-    replaced these very rows (``ValidationException``), or its retries ran out
-    (``CommitFailedException``), or another writer's snapshot expiry deleted the files of snapshots
-    this writer was still checking its commit against (``FileNotFoundError``: the head moved far
-    while it retried), the table is refreshed and the overwrite redone from the new head, so the
-    last writer's rows are the day's. A redo leaves the abandoned attempt's data file unreferenced
-    (pyiceberg removes its manifests, not its data files): the orphan sweep of ``maintenance``
-    removes it later.
-    """
+    """Overwrite ``row_filter``'s rows with ``rows``; returns the attempts it took. pyiceberg
+    re-bases a commit that lost to one touching other rows itself. When the other commit replaced
+    these rows (``ValidationException``), its retries ran out (``CommitFailedException``), or an
+    expiry deleted files it checked against (``FileNotFoundError``), the overwrite is redone from
+    the new head, so the last writer's rows are the day's; the orphan sweep removes the abandoned
+    data file."""
     attempt = 1
     while True:
         try:
@@ -151,8 +129,7 @@ def replace_rows(table: Table, rows: pa.Table, row_filter: BooleanExpression, at
 def write_day(
     catalog: Catalog, spec: TableSpec, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
 ) -> DayWrite:
-    """Replace ``symbol``'s ``day`` in ``binance.{spec.name}`` (created if missing) with ``frame``,
-    the union of the day's 24 cooked hours; see ``write_table_day``."""
+    """Replace ``symbol``'s ``day`` in ``binance.{spec.name}`` (created if missing) with ``frame``."""
     with failures_named(catalog, identifier(spec), symbol, day):
         table = open_table(catalog, spec)
     return write_table_day(table, spec, symbol, day, frame, attempts)
@@ -161,12 +138,10 @@ def write_day(
 def write_table_day(
     table: Table, spec: TableSpec, symbol: str, day: date, frame: pl.DataFrame, attempts: int = ATTEMPTS
 ) -> DayWrite:
-    """Replace ``symbol``'s ``day`` in ``table`` with ``frame`` as one data file; an empty frame
-    deletes the pair-day. Then expire old snapshots and, when due, remove orphan files (see
-    ``maintenance``; the write stands whatever happens there). Raises ``DayWriteConflict`` naming
-    table, pair and day when ``attempts`` commits all lost to concurrent writers,
-    and ``DayWriteFailed`` naming them, what to check and where, when the catalog or the warehouse
-    fails."""
+    """Replace ``symbol``'s ``day`` in ``table`` with ``frame`` as one data file (an empty frame
+    deletes the pair-day), then the upkeep (``maintenance``). Raises ``DayWriteConflict`` when
+    ``attempts`` commits all lost to other writers, ``DayWriteFailed`` when the catalog or the
+    warehouse fails."""
     rows = day_rows(spec, symbol, day, frame)
     row_filter = pair_day_filter(spec, symbol, day)
     with failures_named(table.catalog, identifier(spec), symbol, day):
@@ -182,15 +157,7 @@ def write_table_day(
         expiry, sweep = after_write(table, sequence_before, getattr(snapshot, "sequence_number", None) or 0)
         files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
     return DayWrite(
-        table=identifier(spec),
-        symbol=symbol,
-        day=day,
-        rows=rows.num_rows,
-        data_files=len(files),
-        stored_rows=sum(file.record_count for file in files),
-        snapshot_id=snapshot.snapshot_id if snapshot else None,
-        location=table.location(),
-        attempts=tried,
-        expired_snapshots=expiry.snapshots,
-        orphan_files_removed=sweep.removed,
+        table=identifier(spec), symbol=symbol, day=day, rows=rows.num_rows, data_files=len(files),
+        stored_rows=sum(file.record_count for file in files), snapshot_id=snapshot.snapshot_id if snapshot else None,
+        location=table.location(), attempts=tried, expired_snapshots=expiry.snapshots, orphan_files_removed=sweep.removed,
     )

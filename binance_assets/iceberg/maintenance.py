@@ -1,50 +1,25 @@
-"""Snapshot expiry: keeps a table's history, and its files, bounded however often days are rebuilt.
+"""Snapshot expiry and orphan files: a table's history and files stay bounded however often days
+are rebuilt (every day write commits a snapshot or two, each keeping its files alive).
 
-Every write of a pair's day commits a snapshot (two when it replaces an older version: the old
-file's removal, then the new file), and each snapshot keeps a manifest list, manifests and the
-data files it removed alive. Without expiry a year of daily rebuilds grows the metadata file by
-hundreds of snapshots and the warehouse by every replaced data file.
+Retention is the table's standard properties (set in ``tables``): keep the last 20 snapshots,
+whatever their age. A count, not an age, because pyiceberg copies the whole metadata several
+times per commit: a year written day by day took 140 s keeping every snapshot and 47 s keeping
+20 (one pair, SQLite). An operator who wants an age guarantee sets
+``history.expire.max-snapshot-age-ms``. pyiceberg's expiry only edits the metadata; the files only
+the expired snapshots referenced are deleted here. A writer that loses a race skips; the next
+write expires.
 
-Retention comes from the table's standard Iceberg properties, set at creation in ``tables``:
-``history.expire.min-snapshots-to-keep`` = 20 and ``history.expire.max-snapshot-age-ms`` = 0,
-i.e. keep the last 20 snapshots whatever their age. Why a count and not an age: pyiceberg copies
-the whole table metadata many times per commit, so a write costs more with every snapshot kept.
-Measured here (one pair, SQLite catalog): a year written day by day took 140 s with every
-snapshot kept (as an hour's retention does during a backfill: 383 ms a day, the last over 1 s)
-and 47 s with the last 20 (127 ms a day). Twenty snapshots are the last ten rebuilds for time
-travel, and give a reader that loaded the table before a burst of writes ten writes' time before
-the files of its snapshot may go; in normal operation (a few writes a day) that is days. An
-operator who wants an age guarantee sets ``history.expire.max-snapshot-age-ms`` on the table:
-a snapshot is then kept while it is younger than that or among the last 20.
-
-pyiceberg's ``expire_snapshots`` only removes snapshots from the metadata; deleting the files they
-alone referenced (manifest lists, manifests, replaced data files) is done here, after the expiry is
-committed. Several writers expire at once under contention: one that loses (the snapshots are
-gone, or their files already deleted) skips, and the next expiry does the work.
-
-Orphan files: files under the table's location that the table's metadata does not reach. Writers
-that lose a race leave them: a metadata file written for a commit the catalog refused, the data file
-of an overwrite that is redone from the new head, the manifests of an attempt that failed half way.
-pyiceberg's merging append leaves one too, the manifest it merged away (about one per 20 commits,
-even with a single writer). pyiceberg 0.12 has no orphan-file removal (Java Iceberg's
-``DeleteOrphanFiles`` action; pyiceberg only lists referenced files, ``inspect.all_files``), so
-``remove_orphan_files`` does it: list the files, then read the metadata, then delete what is not
-referenced and older than a safety age. The age is what keeps it safe against concurrent writers:
-a writer creates its files before it commits them, so a file about to be committed is never older
-than that writer's write-to-commit time. A day write takes well under a second alone; the longest
-measured under contention, retries included, was 17 s (8 writers, 400 writes, local warehouse) and
-18 s (6 writers and two expiry loops on moto's S3 server), far below the default hour. A writer
-stalled for longer than the safety age between writing and committing could lose its files, which
-is why the age is not shorter. The write path sweeps once every
-``binance.orphan-files.sweep-every-commits`` (20) sequence numbers of the table, bounded per call
-in files and seconds; operators can call ``remove_orphan_files`` directly.
+Orphan files (unreferenced: a refused commit's metadata file, a redone overwrite's data file, a
+merged-away manifest) are removed by ``remove_orphan_files``, which pyiceberg 0.12 lacks: list the
+files, then read the metadata, then delete what is unreferenced and older than a safety age (an
+hour by default). A writer creates its files before committing them, and the longest write
+measured under contention took 18 s, so the age keeps the sweep safe. The write path sweeps once
+every ``binance.orphan-files.sweep-every-commits`` (20) sequence numbers, bounded per call.
 """
-
-from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pyarrow.fs import FileSelector, FileSystem, FileType
@@ -66,7 +41,7 @@ MAX_AGE_PROPERTY = "history.expire.max-snapshot-age-ms"
 DEFAULT_KEEP = 1  # Iceberg's defaults, for a table created without our properties
 DEFAULT_MAX_AGE_MS = 5 * 24 * 60 * 60 * 1000
 
-# Orphan files: table properties of this project (Iceberg has no standard ones), and their defaults.
+# Orphan files: this project's table properties (Iceberg has no standard ones), and their defaults.
 ORPHAN_MIN_AGE_PROPERTY = "binance.orphan-files.min-age-ms"
 SWEEP_EVERY_PROPERTY = "binance.orphan-files.sweep-every-commits"
 DEFAULT_ORPHAN_MIN_AGE_MS = 60 * 60 * 1000  # an hour: thousands of times a day write's write-to-commit time
@@ -77,24 +52,19 @@ MAX_SWEEP_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Expiry:
-    """What one expiry removed."""
-
     snapshots: int
     files: int
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """What one orphan sweep found and removed."""
-
     orphans: int  # unreferenced files older than the safety age
     removed: int  # of those, deleted by this call (within its bounds; the next call takes the rest)
 
 
 def expired_snapshots(table: Table, now_ms: int) -> list[Snapshot]:
-    """The snapshots the retention lets go, oldest part of the history: past the newest ``keep``
-    and older than the maximum age. Taken as a suffix of the ancestry (newest first), so an
-    expired snapshot never has a kept ancestor older than itself."""
+    """The snapshots the retention lets go: past the newest ``keep`` and older than the maximum age,
+    as a suffix of the ancestry, so an expired snapshot never has a kept ancestor older than itself."""
     properties = table.metadata.properties
     keep = max(1, property_as_int(properties, KEEP_PROPERTY, DEFAULT_KEEP) or 0)
     max_age_ms = property_as_int(properties, MAX_AGE_PROPERTY, DEFAULT_MAX_AGE_MS) or 0
@@ -106,9 +76,8 @@ def expired_snapshots(table: Table, now_ms: int) -> list[Snapshot]:
 
 
 def removed_data_files(snapshot: Snapshot, io: FileIO) -> set[str]:
-    """Data files that ``snapshot`` removed from the table (the DELETED entries of the manifests it
-    wrote). Once it is expired, no remaining snapshot can reference them: the history is linear
-    and a data file's path is never added twice."""
+    """Data files ``snapshot`` removed (DELETED entries of its own manifests). Once it is expired no
+    snapshot references them: the history is linear and a path is never added twice."""
     return {
         entry.data_file.file_path
         for manifest in snapshot.manifests(io)
@@ -119,26 +88,19 @@ def removed_data_files(snapshot: Snapshot, io: FileIO) -> set[str]:
 
 
 def unreachable_files(expired: Iterable[Snapshot], kept: Iterable[Snapshot], io: FileIO) -> set[str]:
-    """Files only the expired snapshots reference: their manifest lists, manifests no kept
-    snapshot lists, and the data files they removed."""
+    """Files only the expired snapshots reference: manifest lists, manifests, removed data files."""
     kept_manifests = {manifest.manifest_path for snapshot in kept for manifest in snapshot.manifests(io)}
     files: set[str] = set()
     for snapshot in expired:
         files.add(snapshot.manifest_list)
-        files.update(
-            manifest.manifest_path
-            for manifest in snapshot.manifests(io)
-            if manifest.manifest_path not in kept_manifests
-        )
+        files.update(m.manifest_path for m in snapshot.manifests(io) if m.manifest_path not in kept_manifests)
         files.update(removed_data_files(snapshot, io))
     return files
 
 
 def expire_snapshots(table: Table, now_ms: int | None = None) -> Expiry:
-    """Expire what the table's retention lets go, then delete the files only those snapshots
-    referenced. Best effort: when another writer commits or expires in between (the commit fails,
-    the snapshots are gone, or their files were already deleted by the other expiry), nothing is
-    expired here and the next write tries again (its snapshots are just as old then)."""
+    """Expire what the retention lets go, then delete the files only those snapshots referenced.
+    Best effort: when another writer commits or expires in between, the next write tries again."""
     try:
         table.refresh()
         expired = expired_snapshots(table, now_ms if now_ms is not None else int(time.time() * 1000))
@@ -153,15 +115,14 @@ def expire_snapshots(table: Table, now_ms: int | None = None) -> Expiry:
         log.info("snapshot expiry of %s lost a race with another writer, skipped: %s", table.name(), error)
         return Expiry(0, 0)
     for path in files:
-        _delete(table.io, path)
+        _delete(table.io.delete, path, "unreferenced")
     return Expiry(len(expired_ids), len(files))
 
 
 def referenced_files(table: Table) -> set[str]:
-    """Every file the table's current metadata reaches: the current and previous metadata files,
-    statistics files, and each snapshot's manifest list, manifests and data files (deleted entries
-    included: the snapshots before the delete still read them). Raises ``FileNotFoundError`` when a
-    concurrent expiry deleted a manifest list or manifest while this read the table."""
+    """Every file the current metadata reaches: metadata files, statistics, and each snapshot's
+    manifest list, manifests and data files (deleted entries included: older snapshots read them).
+    Raises ``FileNotFoundError`` when a concurrent expiry deleted a manifest meanwhile."""
     metadata = table.metadata
     files = {table.metadata_location, *(entry.metadata_file for entry in metadata.metadata_log)}
     files.update(stats.statistics_path for stats in metadata.statistics)
@@ -184,15 +145,10 @@ def remove_orphan_files(
     max_seconds: float = MAX_SWEEP_SECONDS,
 ) -> Sweep:
     """Delete files under the table's location that its metadata does not reference and that are
-    older than ``min_age_ms`` (default: the table's ``binance.orphan-files.min-age-ms``, else an
-    hour), at most ``max_files`` of them and for at most ``max_seconds``.
-
-    Safe against concurrent writers as long as none takes longer than the safety age between
-    writing a file and committing it (see the module's docstring). The files are listed before the
-    metadata is read, so a file committed before that read is seen as referenced. When a concurrent
-    expiry deletes files while the metadata is read, the references are incomplete and nothing is
-    deleted (the next sweep does it). Tables on a FileIO other than pyarrow's are left alone.
-    """
+    older than ``min_age_ms`` (default: ``binance.orphan-files.min-age-ms``, else an hour), at most
+    ``max_files`` and for at most ``max_seconds``. Files are listed before the metadata is read, so
+    a file committed before that read counts as referenced; when a concurrent expiry interferes,
+    nothing is deleted. Tables on a FileIO other than pyarrow's are left alone."""
     if not isinstance(table.io, PyArrowFileIO):
         return Sweep(0, 0)
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -219,22 +175,20 @@ def remove_orphan_files(
     for path in orphans[:max_files]:
         if time.monotonic() > deadline:
             break
-        removed += _delete_path(filesystem, path)
+        removed += _delete(filesystem.delete_file, path, "orphan")
     return Sweep(len(orphans), removed)
 
 
 def sweep_due(table: Table, sequence_before: int, sequence_after: int) -> bool:
-    """Whether a write that moved the table from ``sequence_before`` to ``sequence_after`` passed
-    a multiple of the sweep interval. Every sequence number belongs to one commit, so each
-    multiple is passed by at least one writer: a sweep per interval, however writers interleave."""
+    """Whether a write passed a multiple of the sweep interval: every sequence number belongs to
+    one commit, so each multiple is passed by one writer, however writers interleave."""
     every = max(1, property_as_int(table.metadata.properties, SWEEP_EVERY_PROPERTY, DEFAULT_SWEEP_EVERY) or 1)
     return sequence_after // every > sequence_before // every
 
 
 def after_write(table: Table, sequence_before: int, sequence_after: int) -> tuple[Expiry, Sweep]:
-    """The upkeep of a committed write: expire snapshots, and sweep orphan files when due. The
-    write stands whatever happens here: a catalog or warehouse error is logged, and the next write
-    does the upkeep again."""
+    """Expire snapshots, and sweep orphan files when due. The write stands whatever happens here:
+    an error is logged, and the next write does the upkeep again."""
     expiry, sweep = Expiry(0, 0), Sweep(0, 0)
     try:
         expiry = expire_snapshots(table)
@@ -247,29 +201,18 @@ def after_write(table: Table, sequence_before: int, sequence_after: int) -> tupl
 
 
 def _filesystem(io: PyArrowFileIO, location: str) -> tuple[FileSystem, str]:
-    """pyarrow's file system for ``location`` and the path it knows the location by: the same
-    form the listing returns, so listed and referenced files compare as strings."""
+    """pyarrow's file system for ``location`` and its path there, in the form the listing returns."""
     scheme, netloc, path = PyArrowFileIO.parse_location(location, io.properties)
     return io.fs_by_scheme(scheme, netloc), path
 
 
-def _delete_path(filesystem: FileSystem, path: str) -> int:
-    """1 when the orphan ``path`` was deleted; 0 when it was already gone or could not be."""
+def _delete(delete: Callable[[str], None], path: str, kind: str) -> int:
+    """1 when ``path`` was deleted; 0 when it was already gone (a concurrent expiry) or could not be."""
     try:
-        filesystem.delete_file(path)
+        delete(path)
         return 1
     except FileNotFoundError:
         return 0
     except OSError as error:
-        log.warning("could not delete orphan file %s: %s", path, error)
+        log.warning("could not delete %s file %s: %s", kind, path, error)
         return 0
-
-
-def _delete(io: FileIO, path: str) -> None:
-    """Delete a file no snapshot references; one already gone (a concurrent expiry) is fine."""
-    try:
-        io.delete(path)
-    except FileNotFoundError:
-        pass
-    except OSError as error:
-        log.warning("could not delete unreferenced file %s: %s", path, error)

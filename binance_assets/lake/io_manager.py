@@ -1,12 +1,8 @@
-"""The lake's IO manager: how a downstream step receives an upstream asset's hours.
-
-Hourly assets store their hours themselves, through the zones, as they are fetched and cooked
-(memory stays a window, and a killed run keeps what it stored), and return ``MaterializeResult``.
-This IO manager is the storage seam for what comes next: it hands a step the upstream hours of its
-partitions as a lazy ``Hours`` mapping, local or S3 alike. Where the hours live is the ``lake/*``
-definition metadata the factory puts on the upstream asset, never parsed from an asset key.
+"""The lake's IO manager: it only loads, handing a step the upstream hours of its partitions as a
+lazy ``Hours`` mapping. Hourly assets store their own hours through the zones as they go (memory
+stays a window, a killed run keeps what it stored). Where the hours live is the upstream asset's
+``lake/*`` definition metadata, never parsed from an asset key.
 """
-
 
 from typing import Any
 
@@ -20,7 +16,7 @@ ZONE, DATASET, SYMBOL, RAW_FILE = "lake/zone", "lake/dataset", "lake/symbol", "l
 
 
 def place_metadata(zone: str, place: Place) -> dict[str, str]:
-    """The definition metadata that tells this IO manager (and the UI) where an asset's hours live."""
+    """What tells this IO manager (and the UI) where an asset's hours live."""
     return {ZONE: zone, DATASET: place.dataset, SYMBOL: place.symbol, RAW_FILE: place.raw_file}
 
 
@@ -36,7 +32,6 @@ class LakeIOManager(ConfigurableIOManager):
         return Hours(list(context.asset_partition_keys), lambda key: zone.read(place, key))
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        """Assets store their own hours (see the module docstring); a value arriving here is a bug."""
         if obj is not None:
             raise LakeError(
                 f"{context.asset_key.to_user_string()} returned a value; hourly assets store their hours "

@@ -1,8 +1,6 @@
-"""Reading the cooked tables straight from the lake, outside Dagster (notebooks, BI, DuckDB).
-
-The cooked zone is plain hive-partitioned Parquet (``symbol=/year=/month=/day=/hour=``), so any
-engine reads it; these two functions only spare users the storage options for local vs S3 lakes.
-S3 settings come from the standard AWS variables, as ``settings`` reads them.
+"""Reading the cooked tables straight from the lake, outside Dagster (notebooks, BI, DuckDB). The
+cooked zone is plain hive-partitioned Parquet, so any engine reads it; these functions only spare
+users the storage options of local and S3 lakes (the AWS variables, as ``settings`` reads them).
 """
 
 from urllib.parse import urlparse
@@ -15,18 +13,13 @@ import pyarrow.fs as pafs
 from binance_assets.lake.zones import table_folder
 from binance_assets.settings import current
 
-# Partition columns read from the folder names, as 64-bit integers whatever the engine: polars and
-# pyarrow are given Int64, DuckDB BIGINT (``DUCKDB_HIVE_TYPES``). The pair is a column of each
-# table already (``trading_pair``, ``symbol``).
+# Partition columns from the folder names, 64-bit integers in every engine (DuckDB: BIGINT).
 PARTITION_COLUMNS = ("year", "month", "day", "hour")
-HIVE_PARTITIONING = ds.partitioning(
-    pa.schema([(name, pa.int64()) for name in PARTITION_COLUMNS]), flavor="hive"
-)
+HIVE_PARTITIONING = ds.partitioning(pa.schema([(name, pa.int64()) for name in PARTITION_COLUMNS]), flavor="hive")
 DUCKDB_HIVE_TYPES = "{" + ", ".join(f"'{name}': BIGINT" for name in PARTITION_COLUMNS) + "}"
 
 
 def table_url(lake_url: str, dataset: str) -> str:
-    """Where a cooked table lives: ``{LAKE_URL}/cooked/{dataset}``."""
     return f"{lake_url.rstrip('/')}/{table_folder('cooked', dataset)}"
 
 
@@ -36,18 +29,11 @@ def scan(lake_url: str, dataset: str) -> pl.LazyFrame:
     options = None
     if location.startswith("s3://"):
         s3 = current().s3
-        endpoint = s3.endpoint_url
-        options = {
-            key: value
-            for key, value in {
-                "aws_endpoint_url": endpoint,
-                "aws_region": s3.region,
-                "aws_access_key_id": s3.access_key_id,
-                "aws_secret_access_key": s3.secret_access_key,
-                "aws_allow_http": "true" if endpoint and endpoint.startswith("http://") else None,
-            }.items()
-            if value
-        }
+        http = s3.endpoint_url and s3.endpoint_url.startswith("http://")
+        options = {key: value for key, value in {
+            "aws_endpoint_url": s3.endpoint_url, "aws_region": s3.region, "aws_access_key_id": s3.access_key_id,
+            "aws_secret_access_key": s3.secret_access_key, "aws_allow_http": "true" if http else None,
+        }.items() if value}
     return pl.scan_parquet(
         f"{location}/**/*.parquet",
         hive_partitioning=True,
@@ -58,7 +44,7 @@ def scan(lake_url: str, dataset: str) -> pl.LazyFrame:
 
 def arrow_dataset(lake_url: str, dataset: str) -> ds.Dataset:
     """A pyarrow dataset over a cooked table; DuckDB queries it by name (``FROM candles``) with
-    filter and projection pushdown, on S3 without DuckDB's httpfs extension."""
+    pushdown, on S3 without its httpfs extension."""
     location = table_url(lake_url, dataset)
     parsed = urlparse(location)
     if parsed.scheme != "s3":
@@ -72,9 +58,4 @@ def arrow_dataset(lake_url: str, dataset: str) -> ds.Dataset:
         access_key=s3.access_key_id,
         secret_key=s3.secret_access_key,
     )
-    return ds.dataset(
-        parsed.netloc + parsed.path,
-        filesystem=filesystem,
-        format="parquet",
-        partitioning=HIVE_PARTITIONING,
-    )
+    return ds.dataset(parsed.netloc + parsed.path, filesystem=filesystem, format="parquet", partitioning=HIVE_PARTITIONING)

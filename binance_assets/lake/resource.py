@@ -1,6 +1,5 @@
 """The lake as a Dagster resource: its root (``LAKE_URL``) and, for S3, dagster-aws's client."""
 
-
 from typing import Any
 
 from dagster import ConfigurableResource, InitResourceContext, ResourceDependency
@@ -22,8 +21,7 @@ class Lake(ConfigurableResource):
         default_factory=from_env("lake_url"),
         description="Lake root: a local path or s3://bucket/prefix. Default: LAKE_URL, else data/lake.",
     )
-    # dagster-aws's ``S3Resource`` for S3 lakes. Typed loosely and optional so that a local lake
-    # never imports dagster-aws (≈ 0.7 s in every step process).
+    # dagster-aws's ``S3Resource``; typed loosely so a local lake never imports dagster-aws (≈ 0.7 s).
     s3: ResourceDependency[ConfigurableResource | None] = None
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -40,8 +38,7 @@ class Lake(ConfigurableResource):
         return CookedZone(self.storage())
 
     def _s3_client(self, root: str) -> Any:
-        """One boto3 client per S3 configuration and process: building one costs ~0.2 s, and a
-        run opens the lake from every step (boto3 clients are thread-safe)."""
+        """One (thread-safe) boto3 client per S3 configuration and process: one costs ~0.2 s."""
         if self.s3 is None:
             raise LakeError(
                 f"LAKE_URL {root!r} is on S3 but the lake resource was given no s3 resource "

@@ -1,21 +1,16 @@
 """Byte storage under the lake root, local or S3, behind one small interface.
 
-Every write is atomic: a reader sees the old object, the new one, or none, never a part. Locally
-a file is written to ``{root}/_tmp/`` (outside every partition folder) and renamed into place; on S3
-a single ``PutObject`` is atomic by itself. Errors name the lake location so an operator knows
-which bucket or folder failed.
-
-Every write is also durable when it returns: locally the file is fsynced before the rename and
-its folder after it (≈ 0.2 ms a file here); on S3 a returned ``PutObject`` is durable. So a marker
-written after its data file (the raw zone's ``_SUCCESS``) never outlives it in a crash.
+Every write is atomic (a reader sees the old object, the new one, or none) and durable when it
+returns: locally a file is written to ``{root}/_tmp/``, fsynced, renamed into place and its folder
+fsynced; on S3 a returned ``PutObject`` is both. So a marker written after its data file (the raw
+zone's ``_SUCCESS``) never outlives it in a crash. Errors name the lake location.
 """
-
-from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -27,7 +22,7 @@ class LakeError(Exception):
 
 
 class LakeStorage(Protocol):
-    """What the IO managers need from a lake backend. Keys are relative to the lake root."""
+    """A lake backend; keys are relative to the lake root, ``list`` takes a folder."""
 
     def write(self, key: str, data: bytes) -> None: ...
 
@@ -43,8 +38,6 @@ class LakeStorage(Protocol):
 
 
 class LocalStorage:
-    """A lake on the local filesystem (or any mounted one)."""
-
     def __init__(self, root: str) -> None:
         self.root = Path(root).absolute()
 
@@ -81,7 +74,6 @@ class LocalStorage:
         self._path(key).unlink(missing_ok=True)
 
     def list(self, prefix: str) -> list[str]:
-        """Keys of every file under the folder ``prefix``."""
         folder = self._path(prefix)
         if not folder.is_dir():
             return []
@@ -95,62 +87,51 @@ class S3Storage:
     """A lake under ``s3://bucket/prefix`` on AWS S3 or any S3-compatible store."""
 
     def __init__(self, client: Any, bucket: str, prefix: str) -> None:
-        self.client = client
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
+        self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _fail(self, action: str, key: str, error: Exception) -> LakeError:
-        endpoint = self.client.meta.endpoint_url
-        return LakeError(
-            f"S3 {action} of {self.url(key)} failed (bucket {self.bucket!r}, endpoint {endpoint}): "
-            f"{error}"
-        )
+    @contextmanager
+    def _failing(self, action: str, key: str) -> Iterator[None]:
+        """A boto error as a ``LakeError`` naming the object, bucket and endpoint."""
+        try:
+            yield
+        except (BotoCoreError, ClientError) as error:
+            raise LakeError(
+                f"S3 {action} of {self.url(key)} failed (bucket {self.bucket!r}, "
+                f"endpoint {self.client.meta.endpoint_url}): {error}"
+            ) from error
 
     def write(self, key: str, data: bytes) -> None:
-        try:
+        with self._failing("write", key):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
-        except (BotoCoreError, ClientError) as error:
-            raise self._fail("write", key, error) from error
 
     def read(self, key: str) -> bytes:
-        try:
+        with self._failing("read", key):
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
-        except (BotoCoreError, ClientError) as error:
-            raise self._fail("read", key, error) from error
 
     def exists(self, key: str) -> bool:
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-            return True
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise self._fail("lookup", key, error) from error
-        except BotoCoreError as error:
-            raise self._fail("lookup", key, error) from error
+        with self._failing("lookup", key):
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+                return True
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
 
     def delete(self, key: str) -> None:
-        try:
+        with self._failing("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
-        except (BotoCoreError, ClientError) as error:
-            raise self._fail("delete", key, error) from error
 
     def list(self, prefix: str) -> list[str]:
-        """Keys of every object under ``prefix`` (a folder), relative to the lake root."""
         start = len(self._key(""))
-        keys: list[str] = []
-        try:
+        with self._failing("listing", prefix):
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self._key(prefix.rstrip("/") + "/")
             )
-            for page in pages:
-                keys += [item["Key"][start:] for item in page.get("Contents", [])]
-        except (BotoCoreError, ClientError) as error:
-            raise self._fail("listing", prefix, error) from error
-        return keys
+            return [item["Key"][start:] for page in pages for item in page.get("Contents", [])]
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
@@ -166,8 +147,7 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def open_lake(lake_url: str, s3_client: Callable[[], Any]) -> LakeStorage:
-    """The storage for a lake root checked by ``settings.lake_root``: ``s3://bucket/prefix`` or a
-    local path. ``s3_client`` is called only for S3 lakes, so a local lake needs no AWS setup."""
+    """The storage of a lake root (``settings.lake_root``); ``s3_client`` is called for S3 lakes only."""
     parsed = urlparse(lake_url)
     if parsed.scheme == "s3":
         return S3Storage(s3_client(), parsed.netloc, parsed.path)

@@ -1,14 +1,11 @@
 """The lake's zones: the only code that knows lake paths and writes the lake's files.
 
 ``{zone}/{dataset}/symbol={SYMBOL}/year=YYYY/month=MM/day=DD/hour=HH/`` holds one hour: in the raw
-zone the JSON array Binance returned (``klines.json``, ``orders.json``) and ``_SUCCESS`` once the
-hour is complete; in the cooked zone ``data.parquet``, whose key-value metadata carries the hour's
-verdict (complete, and which checks it passed); in the quarantine zone the answers that were
-refused. Hours are stored ``IN_FLIGHT`` at a time as they come, each hour's files in order (data,
-then ``_SUCCESS``), so a kill leaves every hour whole or absent and keeps what was stored.
+zone Binance's JSON array and ``_SUCCESS`` once the hour is complete; in the cooked zone
+``data.parquet`` with the hour's verdict in its metadata; in the quarantine zone refused answers.
+Hours are stored ``IN_FLIGHT`` at a time, each hour's files in order (data, then ``_SUCCESS``), so
+a kill leaves every hour whole or absent.
 """
-
-from __future__ import annotations
 
 import io
 import json
@@ -19,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import polars as pl
 
@@ -32,35 +29,31 @@ SUCCESS_MARKER = "_SUCCESS"
 COOKED_FILE = "data.parquet"
 VERDICT_KEY = "binance_assets.verdict"  # the cooked hour's verdict, JSON, in the Parquet footer
 
-# Hours of a range stored or read at once. An hour is a few small files whose cost is the
-# storage's latency (an fsync locally, a request on S3), not CPU, so they overlap well.
+# Hours stored or read at once: an hour's cost is the storage's latency, not CPU, so they overlap.
 IN_FLIGHT = 8
 
 
 def table_folder(zone: str, dataset: str) -> str:
-    """Relative folder of a zone's table, every pair and hour below it: ``cooked/candles``."""
     return f"{zone}/{dataset}"
 
 
 def hour_folder(zone: str, dataset: str, symbol: str, key: str) -> str:
-    """Relative folder of one hourly partition, e.g.
-    ``raw/candles/symbol=BTCUSDT/year=2025/month=01/day=01/hour=00``."""
+    """E.g. ``raw/candles/symbol=BTCUSDT/year=2025/month=01/day=01/hour=00``."""
     hour = partition_hour(key)
     return f"{table_folder(zone, dataset)}/symbol={symbol}/year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}"
 
 
 @dataclass(frozen=True)
 class RawHour:
-    """One hour of the raw zone: the JSON array Binance returned, byte for byte as stored,
-    whether the hour is complete (closed by Binance's clock, every row there), and where it came
-    from (REST, or an archive file and its checksum), which ``_SUCCESS`` keeps as a small JSON."""
+    """One hour of the raw zone: Binance's JSON array as stored, whether the hour is complete, and
+    where it came from (REST, or an archive file and its checksum), kept in ``_SUCCESS``."""
 
     data: bytes
     complete: bool
     provenance: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, rows: list[Any], complete: bool, provenance: Mapping[str, str] | None = None) -> RawHour:
+    def of(cls, rows: list[Any], complete: bool, provenance: Mapping[str, str] | None = None) -> Self:
         return cls(json.dumps(rows, separators=(",", ":")).encode(), complete, dict(provenance or {}))
 
     def rows(self) -> list[Any]:
@@ -69,20 +62,16 @@ class RawHour:
 
 @dataclass(frozen=True)
 class CookedHour:
-    """One hour of a cooked table with its verdict (``complete`` and each check's outcome)."""
 
     frame: pl.DataFrame
     verdict: Mapping[str, Any]
 
 
 class Hours(Mapping[str, T]):
-    """An asset's hours, each read from the lake when asked for (``read_ahead`` asks for several
-    at once), so a range's memory is a window, not the range."""
+    """An asset's hours, each read from the lake when asked for, so a range's memory is a window."""
 
     def __init__(self, keys: list[str], read: Callable[[str], T]) -> None:
-        self._keys = keys
-        self._known = set(keys)
-        self._read = read
+        self._keys, self._known, self._read = keys, set(keys), read
 
     def __getitem__(self, key: str) -> T:
         if key not in self._known:
@@ -110,10 +99,9 @@ def read_ahead(hours: Mapping[str, T]) -> Iterator[tuple[str, T]]:
 
 @contextmanager
 def storing(store: Callable[[str, T], Any]) -> Iterator[Callable[[str, T], None]]:
-    """A ``put(key, value)`` that stores hours ``IN_FLIGHT`` at a time while the caller goes on
-    producing them. A failed write stops the producer a few puts later (once the writes in flight
-    are waited for); every write handed over ends before this returns, also when the producer
-    fails, and the first failure is raised."""
+    """A ``put(key, value)`` that stores hours ``IN_FLIGHT`` at a time while the caller produces
+    more. A failed write stops the producer a few puts later; every write handed over ends before
+    this returns, also when the producer fails, and the first failure is raised."""
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
 
@@ -147,9 +135,8 @@ class Place:
 
 
 class RawZone:
-    """The raw zone. A complete hour is written data first, then ``_SUCCESS`` (each durable
-    before the next); an open hour's snapshot first removes the marker, so ``_SUCCESS`` never
-    goes with a partial file."""
+    """A complete hour is written data first, then ``_SUCCESS``; an open hour first removes the
+    marker, so ``_SUCCESS`` never goes with a partial file."""
 
     def __init__(self, storage: LakeStorage) -> None:
         self.storage = storage
@@ -177,13 +164,12 @@ class RawZone:
         return RawHour(self.storage.read(data_key), complete, self._marked(marker) if complete else {})
 
     def provenance(self, place: Place, key: str) -> Mapping[str, str]:
-        """Where a complete hour came from (its ``_SUCCESS``); empty for an open hour."""
+        """Where a complete hour came from; empty for an open hour."""
         marker = place.file("raw", key, SUCCESS_MARKER)
         return self._marked(marker) if self.storage.exists(marker) else {}
 
     def _marked(self, marker: str) -> Mapping[str, str]:
-        data = self.storage.read(marker)
-        return json.loads(data) if data else {}
+        return json.loads(self.storage.read(marker) or b"{}")
 
     def complete_hours(self, place: Place, keys: list[str]) -> set[str]:
         """The hours of ``keys`` whose ``_SUCCESS`` is stored, one listing per month."""
@@ -197,8 +183,7 @@ class RawZone:
         return {key for key in keys if place.folder("raw", key) in marked}
 
     def quarantine(self, place: Place, key: str, record: Mapping[str, Any]) -> str:
-        """Keep a refused answer, with the request behind it, for inspection; the hour's lake
-        files stay as they were."""
+        """Keep a refused answer and its request for inspection; the hour's files stay as they were."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         quarantine_key = place.file("quarantine", key, f"{stamp}.json")
         self.storage.write(quarantine_key, json.dumps(record, indent=1).encode())
@@ -206,8 +191,7 @@ class RawZone:
 
 
 class CookedZone:
-    """The cooked zone: one Parquet file per hour, the table's exact column types, the hour's
-    verdict in the file's key-value metadata."""
+    """One Parquet file per hour, the hour's verdict in its key-value metadata."""
 
     def __init__(self, storage: LakeStorage) -> None:
         self.storage = storage
@@ -217,9 +201,7 @@ class CookedZone:
 
     def store(self, place: Place, key: str, hour: CookedHour) -> None:
         buffer = io.BytesIO()
-        hour.frame.write_parquet(
-            buffer, compression="zstd", statistics=True, metadata={VERDICT_KEY: json.dumps(hour.verdict)}
-        )
+        hour.frame.write_parquet(buffer, compression="zstd", statistics=True, metadata={VERDICT_KEY: json.dumps(hour.verdict)})
         self.storage.write(place.file("cooked", key, COOKED_FILE), buffer.getvalue())
 
     def read(self, place: Place, key: str) -> CookedHour:
