@@ -71,7 +71,7 @@ def ledger_day(
             "detected_at": [detected.get(minute, now) for minute, _ in rows],
             "verified_at": [now] * len(rows),
         },
-        schema_overrides={"minute": pl.Int64},
+        schema_overrides={"symbol": pl.String, "minute": pl.Int64, "cause": pl.String},  # typed when empty too
     ).with_columns(
         pl.col("minute").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"),
         pl.col("detected_at", "verified_at").cast(TIMESTAMP),
