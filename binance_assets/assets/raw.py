@@ -83,6 +83,7 @@ def split_pages(
         accept(page)
         while done < len(keys) and ended_before(done):
             yield FetchedHour(keys[done], hours[done], True, dropped[done], sources[done])
+            hours[done] = []  # handed over to be stored: memory holds the hours in flight, not the range
             done += 1
     tail = next((i for i in range(done, len(keys)) if not hours[i] and not ended_before(i)), len(keys))
     closed = lambda i: start + (i + 1) * HOUR_MS <= asked_at  # noqa: E731 - by Binance's clock when asked
