@@ -7,27 +7,27 @@
 For each span it runs, each in a fresh local lake and a fresh DAGSTER_HOME (SQLite by default;
 ``--instance postgres`` uses the production configuration instead: ``deploy/dagster.yaml``'s
 PostgreSQL storage and concurrency pools, a fresh database per run on ``BENCH_PG_SERVER``
-(default ``postgresql+psycopg2://postgres@127.0.0.1:5432``), and ``DAGSTER_EVENT_BATCH_SIZE=200``
-as deploy/README.md prescribes; compute logs stay local):
+(default ``postgresql+psycopg2://postgres@127.0.0.1:5432``); compute logs stay local):
 
-* ``floor-default``  the same graph, partitions and check specs with bodies that do no work
-              (``benchmarks/noop_definitions.py``), with Dagster's default settings (one planned
-              event per partition, no event batching): Dagster's own cost per partition;
-* ``floor``   the same, with the project's settings (one planned event per asset for a range,
-              ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1``, as the code location sets);
+* ``floor-default``  the same asset keys and partitions as two hourly assets whose bodies do no
+              work (``benchmarks/noop_definitions.py``), with Dagster's default settings (one
+              planned event per partition, no event batching): Dagster's own cost per partition;
+* ``floor``   the same, with the project's instance settings (one planned event per asset for a
+              range, ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1``; on PostgreSQL
+              ``DAGSTER_EVENT_BATCH_SIZE=200``), as every other variant runs;
 * ``rest``    ``binance_assets.definitions`` with the bulk archive disabled;
 * ``archive`` ``binance_assets.definitions`` reading old hours from the emulator's archive.
 
 The ``hour`` span is one partition (``--partition``), as the hourly schedule runs it. Runs go
-through the real CLI, ``dagster asset materialize --partition-range``, because that is
+through the real CLI, ``dg launch --partition-range`` (``benchmarks/launch.py``), because that is
 what an operator runs: a fresh process that loads the code location, the default multiprocess
-executor (one process per step) and the SQLite instance under DAGSTER_HOME. ``materialize()``
-in-process would hide process start-up and the executor.
+executor (one process per step) and the instance. ``materialize()`` in-process would hide process
+start-up and the executor.
 
-Printed per run: wall time, CPU time (user + system of the run's processes), candles/s, kline
-requests and all HTTP requests (emulator stats), peak RSS (largest process of the run, from GNU
-time's maximum resident set size, which covers the step processes) and the ratios of wall and CPU
-time to the floor (on a shared machine CPU time is the steadier of the two). For the longest span it also times
+Printed per run: wall time, CPU time (user + system of the run's processes, from ``os.wait4``),
+candles, kline requests and all HTTP requests (emulator stats), peak RSS (largest process of the
+run) and the ratios of wall and CPU time to the floors (on a shared machine CPU time is the
+steadier of the two). For the longest span it also times
 a scan of the cooked table with polars and DuckDB and checks that REST and archive produced the
 same bytes. ``--pairs`` backfills several pairs in the one run (candles of each); sets of pairs
 separated by ``;`` are measured one after the other in the same invocation.
@@ -36,40 +36,31 @@ separated by ``;`` are measured one after the other in the same invocation.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
-import psycopg2
-import yaml
 
 from binance_emulator.process import EmulatorProcess
+from launch import EVENT_BATCH, FLOOR, PLANNED_SUBSET, REAL, REST_ONLY, fresh_setup, hours_in, launch
 
-ROOT = Path(__file__).resolve().parent.parent
-DAGSTER = str(Path(sys.executable).with_name("dagster"))
 SPANS = {
     "hour": "2025-06-15-12:00",  # one partition, as the hourly schedule runs it
     "day": "2025-06-15-00:00...2025-06-15-23:00",
     "month": "2025-06-01-00:00...2025-06-30-23:00",
     "year": "2025-01-01-00:00...2025-12-31-23:00",
 }
-REST_ONLY = {"resources": {"binance_archive": {"config": {"enabled": False}}}}
-PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of running the span: which code location, run config and check mode."""
+    """One way of running the span: which code location, run config and instance environment."""
 
     name: str
     target: list[str]
@@ -77,17 +68,9 @@ class Variant:
     env: dict[str, str] | None = None
 
 
-REAL = ["-m", "binance_assets.definitions"]
-FLOOR = ["-f", str(ROOT / "benchmarks" / "noop_definitions.py")]
-# Dagster's default: one ASSET_MATERIALIZATION_PLANNED event per partition and asset when a run is
-# created. The project's setting: one per asset for a range (binance_assets/definitions.py).
-PLANNED_SUBSET = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-# Dagster's default: every event stored on its own. Production (``--instance postgres``) stores
-# them in batches of 200 (deploy/README.md); SQLite storage has no batch write, so it changes nothing there.
-EVENT_BATCH = "DAGSTER_EVENT_BATCH_SIZE"
 VARIANTS = {
     "floor-default": Variant("floor-default", FLOOR, env={PLANNED_SUBSET: "0", EVENT_BATCH: "0"}),
-    "floor": Variant("floor", FLOOR, env={PLANNED_SUBSET: "1"}),
+    "floor": Variant("floor", FLOOR),
     "rest": Variant("rest", REAL, REST_ONLY),
     "archive": Variant("archive", REAL),
 }
@@ -107,81 +90,27 @@ class Result:
     lake: Path
 
 
-def fresh_instance(home: Path, instance: str, name: str) -> dict[str, str]:
-    """Write ``home/dagster.yaml`` for a new, empty instance; returns the environment it needs."""
-    home.mkdir(parents=True)
-    if instance == "sqlite":
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        return {}
-    database = f"bench_{name}".replace("-", "_")
-    _recreate_database(database)
-    production = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
-    config = {key: production[key] for key in ("storage", "concurrency", "telemetry")}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return {"DAGSTER_PG_URL": f"{PG_SERVER}/{database}", EVENT_BATCH: "200"}
-
-
-def _recreate_database(database: str) -> None:
-    connection = psycopg2.connect(PG_SERVER.replace("postgresql+psycopg2", "postgresql") + "/postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
-        cursor.execute(f'CREATE DATABASE "{database}"')
-    connection.close()
-
-
-def run(
-    emulator: EmulatorProcess, workdir: Path, span: str, variant: Variant, instance: str, pairs: list[str]
-) -> Result:
+def run(workdir: Path, span: str, variant: Variant, instance: str, pairs: list[str]) -> Result:
     """One single-run backfill of ``pairs`` through the CLI, in a fresh lake and instance."""
-    label = f"{span} {len(pairs)}p"
     base = workdir / f"{span}-{len(pairs)}p-{variant.name}"
     shutil.rmtree(base, ignore_errors=True)
-    home, lake = base / "dagster_home", base / "lake"
-    instance_env = fresh_instance(home, instance, f"{span}-{len(pairs)}p-{variant.name}")
-    env = {
-        **os.environ,
-        **instance_env,
-        "DAGSTER_HOME": str(home),
-        "LAKE_URL": str(lake),
-        "BINANCE_API_URL": emulator.url,
-        "BINANCE_ARCHIVE_URL": emulator.url,
-        "BINANCE_SYMBOLS": ",".join(pairs),
-        **(variant.env or {}),
-    }
-    selection = ",".join(f"{pair}/{name}" for pair in pairs for name in ("raw_candles", "candles"))
-    command = ["/usr/bin/time", "-v", DAGSTER, "asset", "materialize", *variant.target]
-    partitions = SPANS[span]
-    command += ["--select", selection, "--partition-range" if "..." in partitions else "--partition", partitions]
-    if variant.config:
-        command += ["--config-json", json.dumps(variant.config)]
-    emulator.reset()
-    started = time.monotonic()
-    process = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-    wall = time.monotonic() - started
-    if process.returncode:
-        raise RuntimeError(f"{span} {variant.name} failed:\n{process.stderr[-4000:]}")
-    requests = emulator.stats()["requests"]
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", process.stderr)[1])
-    cpu = sum(float(s) for s in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", process.stderr))
+    env = {**fresh_setup(base, instance, pairs), **(variant.env or {})}
+    with EmulatorProcess() as emulator:
+        measured = launch(emulator, env, pairs, SPANS[span], variant.target, variant.config)
+    lake = Path(env["LAKE_URL"])
     cooked = lake / "cooked" / "candles"
     return Result(
-        span=label,
+        span=f"{span} {len(pairs)}p",
         variant=variant.name,
-        hours=_hours(SPANS[span]),
-        wall_s=wall,
-        cpu_s=cpu,
-        peak_rss_mb=rss_kb / 1024,
+        hours=hours_in(SPANS[span]),
+        wall_s=measured.wall_s,
+        cpu_s=measured.cpu_s,
+        peak_rss_mb=measured.peak_rss_mb,
         candles=_count(cooked) if cooked.exists() else 0,
-        kline_requests=requests.get("/api/v3/klines", 0),
-        http_requests=sum(n for path, n in requests.items() if not path.startswith("/_emulator")),
+        kline_requests=measured.kline_requests,
+        http_requests=sum(measured.requests.values()),
         lake=lake,
     )
-
-
-def _hours(span: str) -> int:
-    first, last = (datetime.strptime(key, "%Y-%m-%d-%H:%M") for key in (span.split("...") * 2)[:2])
-    return int((last - first).total_seconds() // 3600) + 1
 
 
 def _count(cooked: Path) -> int:
@@ -248,12 +177,11 @@ def main() -> None:
     pair_sets = [chosen.split(",") for chosen in args.pairs.split(";")]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     results: list[Result] = []
-    with EmulatorProcess() as emulator:
-        for pairs in pair_sets:
-            for span in args.only.split(","):
-                for name in names:
-                    results.append(run(emulator, workdir, span, VARIANTS[name], args.instance, pairs))
-                    print(f"  {results[-1].span} {name}: {results[-1].wall_s:.1f} s", file=sys.stderr, flush=True)
+    for pairs in pair_sets:
+        for span in args.only.split(","):
+            for name in names:
+                results.append(run(workdir, span, VARIANTS[name], args.instance, pairs))
+                print(f"  {results[-1].span} {name}: {results[-1].wall_s:.1f} s", file=sys.stderr, flush=True)
     print(f"instance: {args.instance}; pairs: {args.pairs}")
     report(results)
     last = results[-1].span

@@ -17,41 +17,50 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from binance_assets.lake.paths import Location
+from binance_assets.datasets.candles import CANDLES
+from binance_assets.datasets.contract import HourRows, cook, split_hours
 from binance_assets.lake.storage import LakeStorage, LocalStorage, S3Storage
-from binance_assets.lake.zones import IN_FLIGHT, CookedZone, Hours, RawHour, RawZone, read_ahead, store_hours
+from binance_assets.lake.zones import IN_FLIGHT, CookedHour, CookedZone, Hours, Place, RawHour, RawZone, read_ahead, storing
 from binance_assets.partitions import MINUTE_MS, epoch_ms, hourly_partitions, partition_hour
-from binance_assets.tables.candles import CANDLES
-from binance_assets.tables.schema import HourRows
 from binance_assets_tests.servers import MotoS3Server
 from binance_emulator.market import candle
 
 SYMBOL = "BTCUSDT"
-RAW, COOKED = Location("raw", "candles", SYMBOL), Location("cooked", "candles", SYMBOL)
+PLACE = Place(CANDLES.name, SYMBOL, CANDLES.raw_file)
+NOW_MS = epoch_ms(partition_hour("2026-01-01-00:00"))  # every emulated hour is closed
 
 
-def one_by_one(write: Callable[[str, Any], Any], hours: Mapping[str, Any]) -> None:
+def one_by_one(store: Callable[[str, Any], Any], hours: Mapping[str, Any]) -> None:
     for key, value in hours.items():
-        write(key, value)
+        store(key, value)
+
+
+def in_flight(store: Callable[[str, Any], Any], hours: Mapping[str, Any]) -> None:
+    with storing(store) as put:
+        for key, value in hours.items():
+            put(key, value)
 
 
 def emulated_hour(key: str) -> list[list[Any]]:
     """The hour's klines as the emulator serves them (minutes without trades left out)."""
     start = epoch_ms(partition_hour(key))
-    return [row for minute in range(60) if (row := candle(SYMBOL, start + minute * MINUTE_MS)) is not None]
+    minutes = (candle(SYMBOL, start + minute * MINUTE_MS, now_ms=NOW_MS) for minute in range(60))
+    return [row for row in minutes if row is not None]
 
 
 def measure(storage: LakeStorage, keys: list[str]) -> dict[str, float]:
     raw, cooked = RawZone(storage), CookedZone(storage)
     hours = {key: RawHour.of(emulated_hour(key), complete=True) for key in keys}
-    frames = {key: CANDLES.cook([HourRows(key, partition_hour(key), hour.rows(), True)], SYMBOL)[0].frame for key, hour in hours.items()}
+    cooking = [HourRows(key, partition_hour(key), hour.rows(), True) for key, hour in hours.items()]
+    frames = dict(zip(keys, split_hours(cook(CANDLES, cooking, SYMBOL), len(keys))))
+    tables = {key: CookedHour(frame, {"complete": True, "valid": True}) for key, frame in frames.items()}
     timings = {}
-    for name, store in (("one at a time", one_by_one), (f"{IN_FLIGHT} at a time", store_hours)):
+    for name, store in (("one at a time", one_by_one), (f"{IN_FLIGHT} at a time", in_flight)):
         started = time.perf_counter()
-        store(lambda key, hour: raw.write(RAW, key, hour), hours)
-        store(lambda key, table: cooked.write(COOKED, key, table), frames)
+        store(lambda key, hour: raw.store(PLACE, key, hour), hours)
+        store(lambda key, table: cooked.store(PLACE, key, table), tables)
         timings[f"store, {name}"] = time.perf_counter() - started
-    stored = Hours(keys, lambda key: raw.read(RAW, key))
+    stored = Hours(keys, lambda key: raw.read(PLACE, key))
     for name, read in (("one at a time", lambda: [(k, stored[k]) for k in stored]), (f"{IN_FLIGHT} ahead", lambda: list(read_ahead(stored)))):
         started = time.perf_counter()
         assert len(read()) == len(keys)

@@ -30,7 +30,7 @@ import duckdb
 import polars as pl
 from pyiceberg.catalog import Catalog
 
-from binance_assets.tables.candles import COLUMNS
+from binance_assets.datasets.candles import CANDLES, COLUMNS
 from binance_assets.iceberg.catalog import open_catalog
 from binance_assets.iceberg.days import write_day
 from binance_assets.iceberg.tables import arrow_table, open_table, scan_table
@@ -179,17 +179,17 @@ def run(year: int, runs: int, root: Path) -> None:
     slowest = 0.0
     for (day,), rows in sorted(days.items()):
         one = time.perf_counter()
-        write_day(catalog, "candles", SYMBOL, day, rows)
+        write_day(catalog, CANDLES, SYMBOL, day, rows)
         slowest = max(slowest, time.perf_counter() - one)
     iceberg_seconds = time.perf_counter() - started
     first_days = sorted(days.items())[:REBUILDS]
     rebuild_seconds = statistics.median(_rebuild(catalog, day, rows) for (day,), rows in first_days)
-    table = open_table(catalog, "candles")
+    table = open_table(catalog, CANDLES)
 
     hourly_glob = f"{root}/lake/cooked/candles/**/*.parquet"
     hourly_sql = MONTHLY_SQL.format(source=f"read_parquet('{hourly_glob}', hive_partitioning = true)")
     queries = {
-        "polars scan_iceberg": lambda: answer(monthly(scan_table(catalog, "candles"))),
+        "polars scan_iceberg": lambda: answer(monthly(scan_table(catalog, CANDLES))),
         "duckdb over iceberg scan": lambda: _duckdb_iceberg(catalog),
         "polars scan_parquet, hourly files": lambda: answer(
             monthly(pl.scan_parquet(hourly_glob, hive_partitioning=True))
@@ -224,13 +224,13 @@ def run(year: int, runs: int, root: Path) -> None:
 def _rebuild(catalog: Catalog, day: date, rows: pl.DataFrame) -> float:
     """Seconds to write a day again, as the daily asset does when its hours were re-materialized."""
     started = time.perf_counter()
-    write_day(catalog, "candles", SYMBOL, day, rows)
+    write_day(catalog, CANDLES, SYMBOL, day, rows)
     return time.perf_counter() - started
 
 
 def _duckdb_iceberg(catalog: Catalog) -> list[tuple[int, str, str, int]]:
     """DuckDB without its iceberg extension: pyiceberg plans the scan and hands Arrow over."""
-    candles = arrow_table(catalog, "candles", columns=("candle_open_time", "high_price", "btc_volume"))
+    candles = arrow_table(catalog, CANDLES, columns=("candle_open_time", "high_price", "btc_volume"))
     return answer(_duckdb().sql(MONTHLY_SQL.format(source="candles")).fetchall())
 
 
