@@ -159,8 +159,8 @@ def history(bench: Bench, start: str, kill_at: float) -> None:
     label = "" if scale == 1 else f" (measured {hours_in(span):,} h from {start}, ×{scale:.2f} extrapolated to {whole_hours:,} h)"
     bench.judge("3 whole history, archive on: wall", f"{full.wall_s * scale / 60:.1f} min{label}", "≤ 10 min",
                 full.wall_s * scale <= 600)
-    # Not extrapolated: the peak grows with the hours fetched in one run (the raw step holds them),
-    # but not in proportion; judged only on the whole history.
+    # Not extrapolated: the raw step keeps only the hours in flight, so the peak does not grow in
+    # proportion to the hours; judged only on the whole history.
     bench.judge("3 whole history: peak RSS", f"{full.peak_rss_mb:.0f} MB" + ("" if scale == 1 else f" (on {hours_in(span):,} h only)"),
                 "≤ 1024 MB", full.peak_rss_mb <= 1024 if scale == 1 else None)
 

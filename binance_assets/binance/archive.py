@@ -83,6 +83,9 @@ class BinanceArchive(ConfigurableResource):
 
     _stats: ArchiveStats = PrivateAttr(default_factory=ArchiveStats)
     _unreachable: bool = PrivateAttr(default=False)
+    # the last file read, checked: a range with holes (hours stored before a kill) reads the same
+    # file for each of its spans, and downloads it once
+    _last_file: tuple[str, bytes] = PrivateAttr(default=("", b""))
 
     @property
     def stats(self) -> ArchiveStats:
@@ -149,6 +152,13 @@ class BinanceArchive(ConfigurableResource):
         """The file's rows with open time in [start_ms, end_ms), as REST would send them; the whole
         file is checked before any row is used, so a bad file falls back to REST cleanly."""
         url = self._url(symbol, period)
+        content = self._last_file[1] if self._last_file[0] == url else self._download(url)
+        rows = [row for row in read_zip(url, content) if start_ms <= row[0] < end_ms]
+        self._stats.rows += len(rows)
+        return rows
+
+    def _download(self, url: str) -> bytes:
+        """A file, checked against its ``.CHECKSUM``."""
         content = self._get(url)
         expected = self.checksum(url)
         actual = hashlib.sha256(content).hexdigest()
@@ -157,9 +167,8 @@ class BinanceArchive(ConfigurableResource):
         self._stats.checksums[url] = actual
         self._stats.files += 1
         self._stats.bytes += len(content)
-        rows = [row for row in read_zip(url, content) if start_ms <= row[0] < end_ms]
-        self._stats.rows += len(rows)
-        return rows
+        self._last_file = (url, content)
+        return content
 
     def _get(self, url: str) -> bytes:
         try:

@@ -95,6 +95,22 @@ def test_archive_writes_the_lake_rest_writes(
     assert metadata["archive_files"] == 4 and metadata["archive_bytes"] > 0
 
 
+def test_a_range_with_hours_already_stored_downloads_each_file_once(
+    archive_emulator: EmulatorProcess, rest_lake: dict[str, bytes], lake: str
+) -> None:
+    """Hours stored complete before (a killed run leaves such holes) split the range into spans
+    that share a day's file: it is downloaded once, and the stored hours are not fetched again."""
+    assert run_hours(lake_resources(lake, archive_emulator.url), "2025-02-28-10:00").success
+    assert run_hours(lake_resources(lake, archive_emulator.url), "2025-02-28-14:00").success
+    archive_emulator.reset()
+    result = run_hours(lake_resources(lake, archive_emulator.url, archive=True), START, END)
+    assert result.success
+    assert _lake_files(lake) == rest_lake
+    requests_made = archive_emulator.stats()["requests"]
+    assert all(requests_made[_zip_path(day)] == 1 for day in DAYS), requests_made
+    assert _raw_metadata(result)["skipped_complete_hours"] == 2
+
+
 def test_bad_checksum_and_missing_file_fall_back_to_rest(
     archive_emulator: EmulatorProcess, rest_lake: dict[str, bytes], lake: str
 ) -> None:
