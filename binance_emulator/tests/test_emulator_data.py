@@ -14,7 +14,6 @@ import urllib.error
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Iterator
 
 import pytest
 import requests
@@ -30,19 +29,6 @@ MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
 DECIMAL8 = re.compile(r"^\d+\.\d{8}$")
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET, seed=0) as emu:
-        yield emu
-
-
-@pytest.fixture()
-def fresh(emulator: EmulatorProcess) -> EmulatorProcess:
-    """The shared emulator with stats, weights, faults, revisions and admin outages cleared."""
-    emulator.reset()
-    return emulator
 
 
 def now_ms() -> int:

@@ -5,7 +5,7 @@ HTTP with python-binance."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 import requests
@@ -22,19 +22,6 @@ MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
 FINAL = {"FILLED", "CANCELED", "EXPIRED", "REJECTED"}
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET, seed=0) as emu:
-        yield emu
-
-
-@pytest.fixture()
-def fresh(emulator: EmulatorProcess) -> EmulatorProcess:
-    """The shared emulator with stats, weights, faults and clock skew cleared."""
-    emulator.reset()
-    return emulator
 
 
 def now_ms() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Iterator, Optional
+from typing import Optional
 from urllib.parse import urlencode
 
 import ccxt
@@ -27,12 +27,6 @@ ORDER_FIELDS = [
     "cummulativeQuoteQty", "status", "timeInForce", "type", "side", "stopPrice", "icebergQty", "time",
     "updateTime", "isWorking", "workingTime", "origQuoteOrderQty", "selfTradePreventionMode",
 ]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET, seed=0) as emu:
-        yield emu
 
 
 def now_ms() -> int:

@@ -13,7 +13,6 @@ import time
 import urllib.error
 import zipfile
 from datetime import datetime, timezone
-from typing import Iterator
 
 import pytest
 import requests
@@ -22,26 +21,12 @@ from binance.exceptions import BinanceAPIException
 
 from binance_emulator import account, market
 from binance_emulator.process import EmulatorProcess
+from binance_emulator.tests.test_emulator_orders import KEY, SECRET
 
 PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD")
-KEY = ("pairsKey789" * 6)[:64]  # Binance keys are 64 letters and digits
-SECRET = "pairsSecret"
 MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(api_key=KEY, api_secret=SECRET, seed=0) as emu:
-        yield emu
-
-
-@pytest.fixture()
-def fresh(emulator: EmulatorProcess) -> EmulatorProcess:
-    """The shared emulator with stats, weights and faults cleared."""
-    emulator.reset()
-    return emulator
 
 
 def day_ago(days: int) -> int:
