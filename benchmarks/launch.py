@@ -32,7 +32,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -126,11 +126,12 @@ def launch(
     target: list[str] = REAL,
     config: dict | None = None,
     kill_when: Callable[[], bool] | None = None,
+    assets: Sequence[str] = ("raw_candles", "candles"),
 ) -> Measured:
-    """One ``dg launch`` of the pairs' raw and cooked candles over ``partitions`` (``A...B`` or
-    one key). ``kill_when``, polled every half second, kills the run's whole process group
-    (SIGKILL, as a crash would) once it answers true. A failed run raises."""
-    selection = ",".join(f"{pair}/{name}" for pair in pairs for name in ("raw_candles", "candles"))
+    """One ``dg launch`` of the pairs' ``assets`` (by default raw and cooked candles) over
+    ``partitions`` (``A...B`` or one key). ``kill_when``, polled every half second, kills the run's
+    whole process group (SIGKILL, as a crash would) once it answers true. A failed run raises."""
+    selection = ",".join(f"{pair}/{name}" for pair in pairs for name in assets)
     command = [DG, "launch", *target, "--assets", selection]
     command += ["--partition-range", partitions] if "..." in partitions else ["--partition", partitions]
     if config:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -30,44 +28,22 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, materialize
 
 from binance_assets.definitions import build_definitions
 from binance_assets.settings import Settings
 from binance_emulator.process import EmulatorProcess
+from launch import fresh_setup, launch
 
 PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD")
 API_KEY, API_SECRET = "B" * 32 + "e" * 32, "S" * 32 + "x" * 32  # the format Binance requires: 64 letters and digits
-PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 SENSORS = ("heal_hours", "settle_orders", "archive_revisions", "dead_runs")
 # Dagster's note that a sensor looked up here is not bound to its resources: they are passed in.
 warnings.filterwarnings("ignore", message="Starting in dagster 1.11, get_sensor_def")
-ROOT = Path(__file__).resolve().parent.parent
-DG = str(Path(sys.executable).with_name("dg"))
-EVENT_BATCH = "DAGSTER_EVENT_BATCH_SIZE"
 
 
 def hour_key(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d-%H:00")
-
-
-def fresh_instance(home: Path, kind: str) -> DagsterInstance:
-    """A Dagster instance in ``home``: SQLite, or a fresh PostgreSQL database."""
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    if kind == "postgres":
-        name = f"bench_sensors_{os.getpid()}"
-        connection = psycopg2.connect(f"{PG_SERVER}/postgres")
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-            cursor.execute(f"CREATE DATABASE {name}")
-        connection.close()
-        url = PG_SERVER.replace("postgresql://", "postgresql+psycopg2://")
-        (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {url}/{name}\n")
-        os.environ[EVENT_BATCH] = "200"  # the production instance's environment (docs/operations.md)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
 
 
 def requests_by_path(before: dict, after: dict) -> Counter:
@@ -82,17 +58,6 @@ def requests_by_path(before: dict, after: dict) -> Counter:
     for path, count in (Counter(after["requests"]) - Counter(before["requests"])).items():
         counts[kind(path)] += count
     return counts
-
-
-def build(environment: dict[str, str], keys: list[str], start: str, end: str) -> float:
-    """One single-run range over ``keys`` through the real CLI (``dg launch``, the multiprocess
-    executor, the instance's event batches), as an operator's backfill; its seconds."""
-    began = time.perf_counter()
-    command = [DG, "launch", "-m", "binance_assets.definitions", "--assets", ",".join(keys), "--partition-range", f"{start}...{end}"]
-    done = subprocess.run(command, env={**os.environ, **environment}, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"building {start}...{end} of {keys} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return time.perf_counter() - began
 
 
 def run(request: RunRequest, definitions: Any, instance: DagsterInstance) -> None:
@@ -126,52 +91,44 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder, EmulatorProcess(api_key=API_KEY, api_secret=API_SECRET) as emulator:
-        home = Path(folder)
         last = (datetime.now(timezone.utc) - timedelta(minutes=15)).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
         first = (last - timedelta(days=args.days)).replace(hour=0)
         environment = {
+            **fresh_setup(Path(folder) / f"sensor_ticks_{os.getpid()}", args.instance, list(PAIRS), hour_key(first)),
             "BINANCE_API_URL": emulator.url, "BINANCE_ARCHIVE_URL": emulator.url,
             "BINANCE_API_KEY": API_KEY, "BINANCE_API_SECRET": API_SECRET,
-            "BINANCE_SYMBOLS": ",".join(PAIRS), "BINANCE_START_DATE": hour_key(first),
-            "LAKE_URL": str(home / "lake"), "ICEBERG_CATALOG_URI": f"sqlite:///{home}/catalog.db",
-            "ICEBERG_WAREHOUSE": str(home / "tables"), "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
         }
-        os.environ.update(environment)
+        os.environ.update(environment)  # the sensors below see the instance and lake the runs wrote
         definitions = build_definitions(Settings.from_env(environment))
-        instance = fresh_instance(home, args.instance)
+        instance = DagsterInstance.get()
 
         print(f"state: {args.days} days of candles of {', '.join(PAIRS)} ({hour_key(first)} … {hour_key(last)}), "
               f"{args.order_days} days of orders, every day in Iceberg; instance {args.instance}", flush=True)
-        candles = [f"{p}/{name}" for p in PAIRS for name in ("raw_candles", "candles")]
-        orders = [f"{p}/{name}" for p in PAIRS for name in ("raw_orders", "orders")]
-        order_first = hour_key(last - timedelta(days=args.order_days))
-        daily = [f"{p}/daily_candles" for p in PAIRS]
-        daily_orders = [f"{p}/daily_orders" for p in PAIRS]
         last_full_day = (last - timedelta(days=1)).strftime("%Y-%m-%d")
         steps = [
-            ("candles", candles, hour_key(first), hour_key(last)),
-            ("orders", orders, order_first, hour_key(last)),
-            ("daily candles", daily, first.strftime("%Y-%m-%d"), last_full_day),
-            ("daily orders", daily_orders, (last - timedelta(days=args.order_days - 1)).strftime("%Y-%m-%d"), last_full_day),
+            ("candles", ("raw_candles", "candles"), hour_key(first), hour_key(last)),
+            ("orders", ("raw_orders", "orders"), hour_key(last - timedelta(days=args.order_days)), hour_key(last)),
+            ("daily candles", ("daily_candles",), first.strftime("%Y-%m-%d"), last_full_day),
+            ("daily orders", ("daily_orders",), (last - timedelta(days=args.order_days - 1)).strftime("%Y-%m-%d"), last_full_day),
         ]
-        for label, keys, start, end in steps:
-            before = emulator.stats()
-            seconds = build(environment, keys, start, end)
-            used = requests_by_path(before, emulator.stats())
-            print(f"  built {label} {start} … {end}: {seconds:.0f} s, {sum(used.values())} Binance requests", flush=True)
+        for label, assets, start, end in steps:
+            built = launch(emulator, environment, list(PAIRS), f"{start}...{end}", assets=assets)
+            print(f"  built {label} {start} … {end}: {built.wall_s:.0f} s, {sum(built.requests.values())} Binance requests",
+                  flush=True)
 
         print(f"\n{'sensor':<18} {'tick':>4} {'seconds':>8} {'requests':>8}  runs  by path / outcome")
         for name in SENSORS:
-            cursor, extra = None, 0
-            for number in range(1, args.ticks + 1 + extra):
+            cursor, ticks, extra = None, 0, 0
+            while ticks < args.ticks + extra:
+                ticks += 1
                 seconds, used, requests, skip, cursor = tick(name, definitions, instance, emulator, cursor)
                 paths = ", ".join(f"{path} {count}" for path, count in sorted(used.items())) or "none"
-                print(f"{name:<18} {number:>4} {seconds:>8.2f} {sum(used.values()):>8}  {len(requests):>4}  {paths}"
+                print(f"{name:<18} {ticks:>4} {seconds:>8.2f} {sum(used.values()):>8}  {len(requests):>4}  {paths}"
                       f"{' — ' + skip if skip else ''}", flush=True)
                 for request in requests:
                     run(request, definitions, instance)
                 if requests and extra < 3:
-                    extra += 1  # something changed: tick again until nothing has
+                    extra += 1  # something changed: tick again, so the last tick shown is one where nothing had
 
 
 if __name__ == "__main__":
