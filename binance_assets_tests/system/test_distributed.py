@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,10 +29,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psycopg2
 import pytest
 import redis
+from celery import Celery
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -158,6 +161,13 @@ class Worker:
     def ready(self) -> bool:
         assert self.process.poll() is None, f"worker {self.name} exited\n{self.log()[-3000:]}"
         return " ready." in self.log()
+
+    def nodename(self) -> str:
+        """Celery's name for the worker (``NAME@HOST``), the address of its remote control."""
+        return re.search(r"(\S+@\S+) ready\.", self.log()).group(1)
+
+    def received_a_step(self) -> bool:
+        return "Task execute_plan[" in self.log()
 
     def stop(self) -> None:
         """SIGTERM to the whole group (Celery's warm shutdown), SIGKILL to what is left after 15 s."""
@@ -294,13 +304,30 @@ def launcher_env(cluster: Cluster) -> dict[str, str]:
     }
 
 
-def materialize_on_celery(env: dict[str, str]) -> subprocess.Popen:
+def materialize_on_celery(env: dict[str, str], log: IO[bytes]) -> subprocess.Popen:
     return subprocess.Popen(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "deploy.celery.definitions",
          "--select", SELECTION, "--partition-range", PARTITION_RANGE],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def hand_the_rest_to_the_other_worker(cluster: Cluster, launcher: subprocess.Popen) -> Worker:
+    """Once a worker has taken the run's first step, it stops consuming the queue (Celery's remote
+    control), so every later step goes to the other worker. Left alone, Redis hands most steps to
+    one worker, sometimes all of them, and a step reading what another host wrote is not shown."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not (taken := [w for w in cluster.workers if w.received_a_step()]):
+        assert launcher.poll() is None, "the run ended before a worker took a step"
+        assert time.monotonic() < deadline, f"no worker took a step\n{cluster.worker_log_text()}"
+        time.sleep(0.05)
+    first = taken[0]
+    with Celery(broker=cluster.broker) as app:
+        replies = app.control.cancel_consumer(
+            cluster.queue, destination=[first.nodename()], reply=True, timeout=10
+        )
+    assert replies, f"{first.name} did not answer the cancel_consumer request"
+    return first
 
 
 def run_events(pg_url: str, folder: Path) -> tuple[list[DagsterRun], list[EventLogEntry]]:
@@ -334,17 +361,18 @@ def test_range_on_two_celery_workers_matches_the_single_process_lake(
 
     launched = time.monotonic()
     launching = launcher_env(cluster)
-    launcher = materialize_on_celery(launching)
-    try:
-        output, _ = launcher.communicate(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        launcher.kill()
-        output, _ = launcher.communicate()
-        raise AssertionError(
-            f"run not finished in {RUN_TIMEOUT_S}s\n{output[-3000:]}\n{cluster.worker_log_text()}"
-        )
+    launcher_log = cluster.tmp / "logs" / "launcher.log"
+    with launcher_log.open("wb") as log:
+        launcher = materialize_on_celery(launching, log)
+        first = hand_the_rest_to_the_other_worker(cluster, launcher)
+        try:
+            launcher.wait(timeout=RUN_TIMEOUT_S - (time.monotonic() - launched))
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+    output = launcher_log.read_text(errors="replace")
     run_s = time.monotonic() - launched
-    (cluster.tmp / "logs" / "launcher.log").write_text(output)
+    assert run_s < RUN_TIMEOUT_S, f"run not finished in {RUN_TIMEOUT_S}s\n{output[-3000:]}\n{cluster.worker_log_text()}"
     assert launcher.returncode == 0, f"{output[-5000:]}\n{cluster.worker_log_text()}"
     stats = cluster.emulator.stats()
 
@@ -357,14 +385,16 @@ def test_range_on_two_celery_workers_matches_the_single_process_lake(
         f"{stats['max_weight_per_minute']} (budget {BUDGET:.0f}), requests {stats['requests']}"
     )
 
-    # Every step ran once, on a worker: in the pool process of one of the two, both used, never in
-    # the launcher.
+    # Every step ran once, on a worker, never in the launcher: the first step on the worker that
+    # took it, every other step on the other worker, so the first pair's cooked step read the raw
+    # hours another host wrote.
     assert len(steps) == len(PAIRS) * 2, steps  # raw, and cooked with its checks
-    worker_of = {pid: worker_name(cluster, pid) for pid in steps.values()}
+    worker_of = {step: worker_name(cluster, pid) for step, pid in steps.items()}
     assert all(worker_of.values()), (worker_of, steps)
     assert launcher.pid not in steps.values()
+    on_first = [step for step, name in worker_of.items() if name == first.name]
+    assert len(on_first) == 1 and on_first[0].endswith("__raw_candles"), worker_of
     assert len(set(steps.values())) == 2, steps
-    assert set(worker_of.values()) == {worker.name for worker in cluster.workers}, (steps, worker_of)
 
     # Every hour of every asset materialized in this one run.
     for pair in PAIRS:
