@@ -12,6 +12,16 @@ from binance_assets_tests.servers import MotoS3Server
 from binance_emulator.process import EmulatorProcess
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """System tests start servers, CLIs, daemons and browsers and wait on them: they run one after
+    another on one xdist worker (``--dist loadgroup``), beside the fast tests on the other, never
+    two at once."""
+    for item in items:
+        if item.get_closest_marker("system"):
+            item.add_marker(pytest.mark.xdist_group("system"))
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
     """One emulator for the session, with the tests' credentials. Tests that inject faults or

@@ -119,6 +119,13 @@ class EmulatorProcess:
             body["clock_skew_ms"] = clock_skew_ms
         return self._call("POST", "/_emulator/faults", body)
 
+    def end_minute_in(self, seconds: float) -> None:
+        """Skew the clock so that the emulator's minute ends ``seconds`` from now: a test that
+        fills a minute's weight waits that long, not up to a minute, for the next one."""
+        now = self.stats()["server_time"]
+        skew = (60_000 - int(seconds * 1000) - now % 60_000) % 60_000
+        self.set_faults([], clock_skew_ms=self.faults()["clock_skew_ms"] + skew)
+
     def faults(self) -> dict:
         """The faults still pending (counts decremented as they fire)."""
         return self._call("GET", "/_emulator/faults")

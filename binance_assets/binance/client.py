@@ -151,7 +151,13 @@ class BinanceResource(ConfigurableResource):
         """python-binance's ``get_exchange_info`` takes no symbol: it returns every pair
         (megabytes on binance.com) for the same weight."""
         url = f"{self.api_url.rstrip('/')}/api/v3/exchangeInfo"
-        return binance_json(requests.get(url, params={"symbol": symbol}, **self._http()))
+        sent_ms = time.time() * 1000
+        info = binance_json(requests.get(url, params={"symbol": symbol}, **self._http()))
+        if self._offset_ms is None and isinstance(info.get("serverTime"), int):
+            # Binance's clock comes with the run's first request: the throttle's minute is
+            # Binance's from the start, not ours until something asks /api/v3/time.
+            self._measure_offset(info["serverTime"], sent_ms)
+        return info
 
     def _before_data(self, symbol: str, signed: bool = False) -> None:
         """Credentials for a signed endpoint, and the weight limit before a pair's first request."""
@@ -235,9 +241,12 @@ class BinanceResource(ConfigurableResource):
 
     def sync_clock(self) -> int:
         """Measure the offset to ``/api/v3/time`` (midpoint of the round trip)."""
-        before = time.time() * 1000
-        server = self._call("time", self.client.get_server_time)["serverTime"]
-        self._offset_ms = int(server - (before + time.time() * 1000) / 2)
+        sent_ms = time.time() * 1000
+        return self._measure_offset(self._call("time", self.client.get_server_time)["serverTime"], sent_ms)
+
+    def _measure_offset(self, server_ms: int, sent_ms: float) -> int:
+        """Binance's clock minus ours, taking ``server_ms`` as read at the round trip's midpoint."""
+        self._offset_ms = int(server_ms - (sent_ms + time.time() * 1000) / 2)
         get_dagster_logger().debug(f"Binance clock offset {self._offset_ms} ms")
         return self._offset_ms
 

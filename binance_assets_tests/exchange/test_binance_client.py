@@ -60,14 +60,6 @@ def resource(emulator: EmulatorProcess, **options) -> BinanceResource:
     return BinanceResource(api_url=emulator.url, api_key=KEY, api_secret=SECRET, **settings)
 
 
-def near_minute_end(emulator: EmulatorProcess, seconds_left: float) -> None:
-    """Skew the emulator's clock so that its minute ends in ``seconds_left``: a test that fills a
-    minute's weight waits seconds, not up to a minute, for the next one."""
-    now = emulator.stats()["server_time"]
-    skew = (60_000 - int(seconds_left * 1000) - now % 60_000) % 60_000
-    emulator.set_faults([], clock_skew_ms=emulator.faults()["clock_skew_ms"] + skew)
-
-
 def used_minutes(emulator: EmulatorProcess) -> list[int]:
     return [minute["weight"] for minute in emulator.stats()["weight_per_minute"] if minute["weight"]]
 
@@ -77,11 +69,11 @@ def used_minutes(emulator: EmulatorProcess) -> list[int]:
 
 def test_weight_limit_is_the_one_exchange_info_advertises(caplog: pytest.LogCaptureFixture) -> None:
     """binance.us allows 1,200 a minute: with no limit configured, 21 days of orders (63 requests
-    of weight 20: 1,281 weight with exchangeInfo and /time) pause at 80 % of 1,200 instead of
+    of weight 20: 1,280 weight with exchangeInfo) pause at 80 % of 1,200 instead of
     running into a 429 (assuming 6,000, the resource peaked at 1,181 and got one)."""
     caplog.set_level(logging.INFO)
     with EmulatorProcess(api_key=KEY, api_secret=SECRET, weight_limit=1200) as emulator:
-        near_minute_end(emulator, 5)
+        emulator.end_minute_in(5)
         binance = resource(emulator)
         binance.require_trading(SYMBOL, MARCH, MARCH + 21 * DAY_MS)
         pages = list(binance.all_orders(SYMBOL, MARCH, MARCH + 21 * DAY_MS))
@@ -89,7 +81,7 @@ def test_weight_limit_is_the_one_exchange_info_advertises(caplog: pytest.LogCapt
 
     assert len(pages) == 63
     assert stats["status_429"] == 0
-    assert max(minutes) <= 960 and sum(minutes) == 20 + 1 + 63 * 20
+    assert max(minutes) <= 960 and sum(minutes) == 20 + 63 * 20
     assert stats["requests"]["/api/v3/exchangeInfo"] == 1, "asked once per run, by require_trading"
     assert binance.stats.as_metadata()["binance_weight_limit_1m"] == 1200
     assert binance.stats.as_metadata()["binance_weight_limit_from"] == "exchangeInfo"
@@ -103,7 +95,7 @@ def test_configured_limit_wins(
     """BINANCE_WEIGHT_LIMIT overrides exchangeInfo's 6,000, and run config overrides both; a
     configured limit needs no exchangeInfo, and the throttle keeps to it."""
     monkeypatch.setenv("BINANCE_WEIGHT_LIMIT", variable)
-    near_minute_end(emulator, 3)
+    emulator.end_minute_in(3)
     binance = resource(emulator, **({} if config is None else {"weight_limit": config}))
     assert binance.weight_limit == expected
 
@@ -244,8 +236,20 @@ def test_open_orders_and_one_order_as_they_are_now(emulator: EmulatorProcess) ->
     assert stored["status"] in FINAL
 
     made = emulator.stats()
-    assert binance.stats.requests_by_endpoint == {"time": 1, "exchangeInfo": 1, "openOrders": 1, "order": 2, "allOrders": 1}
-    assert sum(minute["weight"] for minute in made["weight_per_minute"]) == 1 + 20 + 6 + 2 * 4 + 20
+    # exchangeInfo brought Binance's clock: no /api/v3/time
+    assert binance.stats.requests_by_endpoint == {"exchangeInfo": 1, "openOrders": 1, "order": 2, "allOrders": 1}
+    assert sum(minute["weight"] for minute in made["weight_per_minute"]) == 20 + 6 + 2 * 4 + 20
+
+
+def test_the_first_request_brings_binance_clock(emulator: EmulatorProcess) -> None:
+    """exchangeInfo's serverTime sets Binance's clock: with Binance 40 s behind, the throttle's
+    minute and the hours' cut-off are Binance's from the first request, with no /api/v3/time."""
+    emulator.set_faults([], clock_skew_ms=-40_000)
+    binance = resource(emulator)
+    binance.require_trading(SYMBOL)
+    assert binance.clock_offset_ms is not None and abs(binance.clock_offset_ms + 40_000) < 1_000
+    assert abs(binance.server_time_ms() - emulator.stats()["server_time"]) < 1_000
+    assert binance.stats.requests_by_endpoint == {"exchangeInfo": 1}
 
 
 def test_signed_calls_retry_and_use_binance_clock(emulator: EmulatorProcess) -> None:

@@ -207,9 +207,7 @@ def test_weight_header_increments_by_two(fresh: EmulatorProcess) -> None:
 
 def test_429_then_418_ban() -> None:
     with EmulatorProcess(weight_limit=10) as emu:
-        # avoid straddling a minute boundary: the counters are per UTC minute
-        if int(time.time()) % 60 > 50:
-            time.sleep(61 - int(time.time()) % 60)
+        emu.end_minute_in(50)  # the counters are per minute: the requests below share one
         statuses = [klines(emu.url, limit=1) for _ in range(5)]
         assert [r.status_code for r in statuses] == [200] * 5
         r = klines(emu.url, limit=1)

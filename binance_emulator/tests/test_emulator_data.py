@@ -36,7 +36,7 @@ def now_ms() -> int:
 
 
 def day_ago(days: int) -> int:
-    return now_ms() - now_ms() % DAY - days * DAY
+    return (now := now_ms()) - now % DAY - days * DAY
 
 
 def klines(url: str, symbol: str = SYMBOL, **params: object) -> list:
@@ -201,7 +201,7 @@ def test_archive_revision_refuses_what_binance_could_not_publish(fresh: Emulator
     if change.pop("gap", False):
         minute = next(t for t in range(day, day + DAY, MINUTE) if market.is_missing(SYMBOL, t, 0))
     if change.pop("future", False):
-        minute = now_ms() - now_ms() % MINUTE
+        minute = (now := now_ms()) - now % MINUTE
     minute += change.pop("minute_shift", 0)
     body = {"symbol": SYMBOL, "minute": minute, "field": 4, "value": "100.00000000", **change}
     r = requests.post(fresh.url + "/_emulator/archive_revisions", json=body, timeout=10)

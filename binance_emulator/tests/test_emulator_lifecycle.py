@@ -66,7 +66,7 @@ def open_order_settling_soon(symbol: str = SYMBOL) -> dict:
 def test_lifecycle_rules() -> None:
     """Every order of a busy day: open until ``settles_at``, final and frozen after, never an
     updateTime in the future, executedQty only grows, FILLED means all of it."""
-    day = now_ms() - now_ms() % DAY - 5 * DAY
+    day = (now := now_ms()) - now % DAY - 5 * DAY
     orders = account.orders_between(SYMBOL, day, day + DAY - 1, seed=0)
     grew = 0
     for o in orders:
@@ -95,7 +95,7 @@ def test_lifecycle_rules() -> None:
 
 def test_status_mix_at_export_time_and_a_day_later() -> None:
     """Exported 5 minutes after their hour, many orders are still open; a day later almost none."""
-    day = now_ms() - now_ms() % DAY - 3 * DAY
+    day = (now := now_ms()) - now % DAY - 3 * DAY
     at_export: list[str] = []
     next_day: list[str] = []
     for hour in range(day, day + DAY, HOUR):
@@ -254,17 +254,18 @@ def test_clock_offset_moves_order_states() -> None:
 
 def test_weight_limit_is_advertised_and_enforced_for_the_new_endpoints() -> None:
     with EmulatorProcess(api_key=KEY, api_secret=SECRET, weight_limit=110) as emu:
-        if int(time.time()) % 60 > 50:  # the counters are per UTC minute: do not straddle one
-            time.sleep(61 - int(time.time()) % 60)
+        emu.end_minute_in(50)  # the counters are per minute: the requests below share one
+        stamp = {"timestamp": now_ms() + emu.faults()["clock_skew_ms"]}  # signed with the emulator's clock
         info = requests.get(emu.url + "/api/v3/exchangeInfo", timeout=10)
         limits = [x for x in info.json()["rateLimits"] if x["rateLimitType"] == "REQUEST_WEIGHT"]
         assert limits == [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 110}]
         order_id = account.orders_between(SYMBOL, now_ms() - DAY, now_ms())[0]["orderId"]
+        one_order = {"symbol": SYMBOL, "orderId": order_id, **stamp}
         steps = [
-            (signed_get(emu.url, {}, path="/api/v3/openOrders"), 200, "100"),
-            (signed_get(emu.url, {"symbol": SYMBOL}, path="/api/v3/openOrders"), 200, "106"),
-            (signed_get(emu.url, {"symbol": SYMBOL, "orderId": order_id}, path="/api/v3/order"), 200, "110"),
-            (signed_get(emu.url, {"symbol": SYMBOL, "orderId": order_id}, path="/api/v3/order"), 429, "110"),
+            (signed_get(emu.url, stamp, path="/api/v3/openOrders"), 200, "100"),
+            (signed_get(emu.url, {"symbol": SYMBOL, **stamp}, path="/api/v3/openOrders"), 200, "106"),
+            (signed_get(emu.url, one_order, path="/api/v3/order"), 200, "110"),
+            (signed_get(emu.url, one_order, path="/api/v3/order"), 429, "110"),
         ]
         assert info.headers["X-MBX-USED-WEIGHT-1M"] == "20"
         for resp, status, used in steps:

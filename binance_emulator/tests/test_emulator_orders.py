@@ -34,7 +34,7 @@ def now_ms() -> int:
 
 
 def today_ms() -> int:
-    return now_ms() - now_ms() % DAY
+    return (now := now_ms()) - now % DAY
 
 
 def signed_get(url: str, params: dict, key: Optional[str] = KEY, secret: str = SECRET,
