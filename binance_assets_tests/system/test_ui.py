@@ -183,16 +183,17 @@ def test_each_hour_of_a_range_run_shows_its_own_check_result(ui: UI) -> None:
     browser, dev, emulator = ui.browser, ui.dev, ui.emulator
     bad_minute = epoch_ms(partition_hour(BAD_HOUR)) + 7 * 60_000
     with browser.recording("check"):
-        emulator.set_faults([{"kind": "set_value", "path": "/api/v3/klines", "count": 1, "field": 2,
+        # Without a count: the healing sensor's runs fetch BTCUSDT's recent hours meanwhile, and a
+        # counted fault is spent by any BTCUSDT klines request; this one changes only the page that
+        # holds the bad minute, which only this run asks for.
+        emulator.set_faults([{"kind": "set_value", "path": "/api/v3/klines", "field": 2,
                               "value": "0.00000001", "symbol": "BTCUSDT", "minute": bad_minute}])  # fmt: skip
         try:  # the fault is REST's: this run does not read the archive
             run_id = dev.launch_run(["BTCUSDT/raw_candles", "BTCUSDT/candles"], partition_range=CHECKED, config=REST_ONLY)
             status = dev.wait_for_run(run_id)
-            pending = emulator.faults()
         finally:
             emulator.reset()
         assert status == "FAILURE", f"a failed blocking check fails the run: {status}\n{dev.diagnostics()}"
-        assert not any(f.get("count") for f in pending.get("faults", [])), f"the fault never fired: {pending}"
 
         browser.open("/assets/BTCUSDT/candles?view=checks")
         browser.click_text("candles_valid", "check")
