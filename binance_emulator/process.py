@@ -124,7 +124,8 @@ class EmulatorProcess:
         fills a minute's weight waits that long, not up to a minute, for the next one."""
         now = self.stats()["server_time"]
         skew = (60_000 - int(seconds * 1000) - now % 60_000) % 60_000
-        self.set_faults([], clock_skew_ms=self.faults()["clock_skew_ms"] + skew)
+        pending = self.faults()  # kept as they are
+        self.set_faults(pending["faults"], clock_skew_ms=pending["clock_skew_ms"] + skew)
 
     def faults(self) -> dict:
         """The faults still pending (counts decremented as they fire)."""
