@@ -20,6 +20,7 @@ from binance.exceptions import BinanceAPIException
 
 from binance_emulator import account, market
 from binance_emulator.process import EmulatorProcess
+from binance_emulator.tests.test_emulator_orders import today_ms
 
 SYMBOL = "BTCUSDT"
 MINUTE = 60_000
@@ -44,11 +45,6 @@ def klines(url: str, **params: object) -> requests.Response:
     params.setdefault("symbol", SYMBOL)
     params.setdefault("interval", "1m")
     return requests.get(url + "/api/v3/klines", params=params, timeout=10)
-
-
-def today_ms() -> int:
-    now = int(time.time() * 1000)
-    return now - now % DAY
 
 
 def test_ping_time_exchange_info(fresh: EmulatorProcess) -> None:

@@ -21,7 +21,7 @@ from binance.client import Client
 
 from binance_emulator import account, archive, faults, market
 from binance_emulator.process import EmulatorProcess
-from binance_emulator.tests.test_emulator_orders import KEY, SECRET
+from binance_emulator.tests.test_emulator_orders import KEY, SECRET, day_ago, now_ms
 
 PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD")
 SYMBOL = "BTCUSDT"
@@ -29,14 +29,6 @@ MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
 DECIMAL8 = re.compile(r"^\d+\.\d{8}$")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def day_ago(days: int) -> int:
-    return (now := now_ms()) - now % DAY - days * DAY
 
 
 def klines(url: str, symbol: str = SYMBOL, **params: object) -> list:
@@ -201,7 +193,8 @@ def test_archive_revision_refuses_what_binance_could_not_publish(fresh: Emulator
     if change.pop("gap", False):
         minute = next(t for t in range(day, day + DAY, MINUTE) if market.is_missing(SYMBOL, t, 0))
     if change.pop("future", False):
-        minute = (now := now_ms()) - now % MINUTE
+        now = now_ms()
+        minute = now - now % MINUTE
     minute += change.pop("minute_shift", 0)
     body = {"symbol": SYMBOL, "minute": minute, "field": 4, "value": "100.00000000", **change}
     r = requests.post(fresh.url + "/_emulator/archive_revisions", json=body, timeout=10)

@@ -4,7 +4,6 @@ HTTP with python-binance."""
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import pytest
@@ -14,7 +13,7 @@ from binance.exceptions import BinanceAPIException
 
 from binance_emulator import account
 from binance_emulator.process import EmulatorProcess
-from binance_emulator.tests.test_emulator_orders import KEY, ORDER_FIELDS, SECRET, signed_get
+from binance_emulator.tests.test_emulator_orders import KEY, ORDER_FIELDS, SECRET, day_ago, now_ms, signed_get
 
 SYMBOL = "BTCUSDT"
 PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD")
@@ -22,10 +21,6 @@ MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
 FINAL = {"FILLED", "CANCELED", "EXPIRED", "REJECTED"}
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def client(url: str, offset_ms: int = 0) -> Client:
@@ -66,7 +61,7 @@ def open_order_settling_soon(symbol: str = SYMBOL) -> dict:
 def test_lifecycle_rules() -> None:
     """Every order of a busy day: open until ``settles_at``, final and frozen after, never an
     updateTime in the future, executedQty only grows, FILLED means all of it."""
-    day = (now := now_ms()) - now % DAY - 5 * DAY
+    day = day_ago(5)
     orders = account.orders_between(SYMBOL, day, day + DAY - 1, seed=0)
     grew = 0
     for o in orders:
@@ -95,7 +90,7 @@ def test_lifecycle_rules() -> None:
 
 def test_status_mix_at_export_time_and_a_day_later() -> None:
     """Exported 5 minutes after their hour, many orders are still open; a day later almost none."""
-    day = (now := now_ms()) - now % DAY - 3 * DAY
+    day = day_ago(3)
     at_export: list[str] = []
     next_day: list[str] = []
     for hour in range(day, day + DAY, HOUR):

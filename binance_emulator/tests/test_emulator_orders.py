@@ -34,7 +34,14 @@ def now_ms() -> int:
 
 
 def today_ms() -> int:
-    return (now := now_ms()) - now % DAY
+    """00:00 UTC today (ms), from one reading of the clock."""
+    now = now_ms()
+    return now - now % DAY
+
+
+def day_ago(days: int) -> int:
+    """00:00 UTC of ``days`` days before today (ms)."""
+    return today_ms() - days * DAY
 
 
 def signed_get(url: str, params: dict, key: Optional[str] = KEY, secret: str = SECRET,

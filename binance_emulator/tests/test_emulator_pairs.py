@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import urllib.error
 import zipfile
 from datetime import datetime, timezone
@@ -21,18 +20,12 @@ from binance.exceptions import BinanceAPIException
 
 from binance_emulator import account, market
 from binance_emulator.process import EmulatorProcess
-from binance_emulator.tests.test_emulator_orders import KEY, SECRET
+from binance_emulator.tests.test_emulator_orders import KEY, SECRET, day_ago
 
 PAIRS = ("BTCUSDT", "BTCUSDC", "BTCFDUSD", "BTCUSD")
 MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
-
-
-def day_ago(days: int) -> int:
-    """00:00 UTC of ``days`` days before today (ms)."""
-    now = int(time.time() * 1000)
-    return now - now % DAY - days * DAY
 
 
 def client(url: str) -> Client:
