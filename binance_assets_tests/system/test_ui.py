@@ -202,10 +202,8 @@ def test_each_hour_of_a_range_run_shows_its_own_check_result(ui: UI) -> None:
         browser.wait_for_text("Failed (1)", "check", exact=True)
         browser.look("check-partitions")
         for hour, result in ((BAD_HOUR, "Failed"), (CHECKED[0], "Passed")):
-            field = browser.wait_for(By.XPATH, "//input[starts-with(@placeholder, 'Filter by partition')]", "check")
-            field.clear()
-            field.send_keys(hour)
-            browser.click(browser.wait_for(By.XPATH, f"//*[normalize-space(text())={hour!r}]", "check"))
+            field = "//input[starts-with(@placeholder, 'Filter by partition')]"
+            browser.click(browser.filter_for(field, hour, f"//*[normalize-space(text())={hour!r}]", "check"))
             browser.wait_for(By.XPATH, f"//*[normalize-space(text())='Latest execution']/preceding::*[normalize-space(text())={result!r}]", "check")
             if result == "Failed":
                 browser.wait_for_text("offending_rows", "check", exact=True)

@@ -23,9 +23,10 @@ import pytest
 import requests
 from PIL import Image
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -303,6 +304,26 @@ class Browser:
             return next((e for e in driver.find_elements(by, selector) if not displayed or e.is_displayed()), False)
 
         return self.wait(found, repr(selector), name, timeout)
+
+    def filter_for(self, field: str, text: str, item: str, name: str, timeout: float = WAIT_S) -> WebElement:
+        """Type ``text`` into the filter field ``field`` (an XPath) and return the first displayed
+        ``item`` (an XPath) the filtered list shows. The field is typed into again whenever it does
+        not hold ``text``: the page may draw a new, empty field meanwhile (the UI remounts a list
+        when its data refreshes), and an unfiltered list of thousands of hours draws only its top."""
+        def found(driver: webdriver.Chrome) -> WebElement | bool:
+            try:
+                box = next((e for e in driver.find_elements(By.XPATH, field) if e.is_displayed()), None)
+                if box is None:
+                    return False
+                if box.get_attribute("value") != text:
+                    box.send_keys(Keys.CONTROL, "a")  # typing replaces the selection
+                    box.send_keys(text)
+                    return False
+                return next((e for e in driver.find_elements(By.XPATH, item) if e.is_displayed()), False)
+            except StaleElementReferenceException:  # drawn anew between finding and reading it
+                return False
+
+        return self.wait(found, f"{item!r} after filtering for {text!r}", name, timeout)
 
     def wait_for_text(self, text: str, name: str, exact: bool = False, timeout: float = WAIT_S) -> WebElement:
         """The first displayed element whose own text is (or, unless ``exact``, contains) ``text``."""
