@@ -83,6 +83,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
         dev = stack.enter_context(DagsterDev(env, root / "dagster_home", root))
         stopped = dev.stop_automation()
         assert "candles_near_real_time" in stopped, stopped
+        dev.wait_until_idle()
         browser = stack.enter_context(Browser(dev.url, root / "screenshots"))
         yield UI(dev, browser, emulator)
 
@@ -183,9 +184,9 @@ def test_each_hour_of_a_range_run_shows_its_own_check_result(ui: UI) -> None:
     browser, dev, emulator = ui.browser, ui.dev, ui.emulator
     bad_minute = epoch_ms(partition_hour(BAD_HOUR)) + 7 * 60_000
     with browser.recording("check"):
-        # Without a count: the healing sensor's runs fetch BTCUSDT's recent hours meanwhile, and a
-        # counted fault is spent by any BTCUSDT klines request; this one changes only the page that
-        # holds the bad minute, which only this run asks for.
+        # Without a count: a counted fault is spent by any BTCUSDT klines request (a healing run's
+        # once spent it); this one changes only the page that holds the bad minute, which only
+        # this run asks for.
         emulator.set_faults([{"kind": "set_value", "path": "/api/v3/klines", "field": 2,
                               "value": "0.00000001", "symbol": "BTCUSDT", "minute": bad_minute}])  # fmt: skip
         try:  # the fault is REST's: this run does not read the archive

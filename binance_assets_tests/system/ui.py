@@ -197,6 +197,18 @@ class DagsterDev:
             time.sleep(0.5)
         raise AssertionError(f"run {run_id} not finished in {timeout_s}s\n{self.diagnostics()}")
 
+    def wait_until_idle(self, timeout_s: float = 2 * RUN_TIMEOUT_S) -> None:
+        """Wait until no run is queued or in progress: the runs the sensors launched on their first
+        tick, before ``stop_automation``, would otherwise share the two cores and pool ``binance``
+        with a test's own run (a backfill of 12 hour-steps once waited past its 150 s behind four)."""
+        deadline, idle_polls = time.monotonic() + timeout_s, 0
+        while time.monotonic() < deadline:
+            idle_polls = 0 if self.graphql(ACTIVE_RUNS)["runsOrError"]["results"] else idle_polls + 1
+            if idle_polls == 3:  # idle for 2 s: a tick that was under way when stopped has launched
+                return
+            time.sleep(1)
+        raise AssertionError(f"runs still active after {timeout_s}s\n{self.diagnostics()}")
+
     def stop(self) -> None:
         """Terminate the process group (dagster dev stops its children), then kill what is left."""
         if self.process is None:
@@ -232,6 +244,8 @@ LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams:
     __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
     ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
 RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+ACTIVE_RUNS = """query { runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
+  ... on Runs { results { runId status } } } }"""
 
 
 class Browser:
