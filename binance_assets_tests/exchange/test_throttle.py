@@ -9,10 +9,11 @@ from binance_emulator.process import EmulatorProcess
 
 
 def test_budget_is_a_ceiling_not_a_trigger(tmp_path):
-    """Budget 20 weight a minute; the pair check (exchangeInfo, weight 20) fills it, and 4 days of
-    klines need 6 pages of weight 2 plus /time: the run must pause once for the next minute, never
-    exceed 20 in a minute, and never see a 429. The emulator's minute ends 6 s after the test
-    starts, well after the run's first request (0.5 s in here), so the pause lasts seconds, not a minute."""
+    """Budget 20 weight a minute; the pair check (exchangeInfo, weight 20, which also brings
+    Binance's clock: no /time) fills it, and 4 days of klines need 6 pages of weight 2: the run
+    must pause once for the next minute, never exceed 20 in a minute, and never see a 429. The
+    emulator's minute ends 6 s after the test starts, well after the run's first request (0.5 s
+    in here), so the pause lasts seconds, not a minute."""
     with EmulatorProcess(weight_limit=40) as emulator:
         emulator.end_minute_in(6)
         resources = lake_resources(

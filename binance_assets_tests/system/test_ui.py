@@ -202,8 +202,8 @@ def test_each_hour_of_a_range_run_shows_its_own_check_result(ui: UI) -> None:
         browser.click(browser.wait_for(By.XPATH, "//button[@role='tab' and normalize-space()='Partitions']", "check"))
         browser.wait_for_text("Failed (1)", "check", exact=True)
         browser.look("check-partitions")
+        field = "//input[starts-with(@placeholder, 'Filter by partition')]"
         for hour, result in ((BAD_HOUR, "Failed"), (CHECKED[0], "Passed")):
-            field = "//input[starts-with(@placeholder, 'Filter by partition')]"
             browser.click(browser.filter_for(field, hour, f"//*[normalize-space(text())={hour!r}]", "check"))
             browser.wait_for(By.XPATH, f"//*[normalize-space(text())='Latest execution']/preceding::*[normalize-space(text())={result!r}]", "check")
             if result == "Failed":

@@ -250,20 +250,17 @@ def test_clock_offset_moves_order_states() -> None:
 def test_weight_limit_is_advertised_and_enforced_for_the_new_endpoints() -> None:
     with EmulatorProcess(api_key=KEY, api_secret=SECRET, weight_limit=110) as emu:
         emu.end_minute_in(50)  # the counters are per minute: the requests below share one
-        skew = emu.faults()["clock_skew_ms"]
-
-        def signed(path: str, **params: object) -> requests.Response:  # with the emulator's clock, at sending
-            return signed_get(emu.url, {**params, "timestamp": now_ms() + skew}, path=path)
-
+        skew = emu.faults()["clock_skew_ms"]  # each request is stamped with the emulator's clock when sent
         info = requests.get(emu.url + "/api/v3/exchangeInfo", timeout=10)
         limits = [x for x in info.json()["rateLimits"] if x["rateLimitType"] == "REQUEST_WEIGHT"]
         assert limits == [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 110}]
         order_id = account.orders_between(SYMBOL, now_ms() - DAY, now_ms())[0]["orderId"]
+        one_order = {"symbol": SYMBOL, "orderId": order_id}
         steps = [
-            (signed("/api/v3/openOrders"), 200, "100"),
-            (signed("/api/v3/openOrders", symbol=SYMBOL), 200, "106"),
-            (signed("/api/v3/order", symbol=SYMBOL, orderId=order_id), 200, "110"),
-            (signed("/api/v3/order", symbol=SYMBOL, orderId=order_id), 429, "110"),
+            (signed_get(emu.url, {}, path="/api/v3/openOrders", offset_ms=skew), 200, "100"),
+            (signed_get(emu.url, {"symbol": SYMBOL}, path="/api/v3/openOrders", offset_ms=skew), 200, "106"),
+            (signed_get(emu.url, one_order, path="/api/v3/order", offset_ms=skew), 200, "110"),
+            (signed_get(emu.url, one_order, path="/api/v3/order", offset_ms=skew), 429, "110"),
         ]
         assert info.headers["X-MBX-USED-WEIGHT-1M"] == "20"
         for resp, status, used in steps:

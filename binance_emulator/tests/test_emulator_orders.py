@@ -45,10 +45,12 @@ def day_ago(days: int) -> int:
 
 
 def signed_get(url: str, params: dict, key: Optional[str] = KEY, secret: str = SECRET,
-               signature: Optional[str] = None, path: str = "/api/v3/allOrders") -> requests.Response:
-    """GET a signed endpoint (allOrders by default) as Binance documents (HMAC-SHA256 of the query)."""
+               signature: Optional[str] = None, path: str = "/api/v3/allOrders",
+               offset_ms: int = 0) -> requests.Response:
+    """GET a signed endpoint (allOrders by default) as Binance documents (HMAC-SHA256 of the query),
+    stamped when sent with the server's clock (ours plus ``offset_ms``, for a skewed emulator)."""
     params = dict(params)
-    params.setdefault("timestamp", now_ms())
+    params.setdefault("timestamp", now_ms() + offset_ms)
     query = urlencode(params)
     sig = signature or hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
     headers = {"X-MBX-APIKEY": key} if key is not None else {}
